@@ -1,0 +1,90 @@
+import { parseArgs } from 'node:util';
+
+export const USAGE = `facepipe — face detection and recognition, in-process (no services needed)
+
+Usage:
+  facepipe detect [options] FILE...     faces, boxes, landmarks, quality per photo
+  facepipe embed  [options] FILE...     the same plus a 512-d embedding per face
+  facepipe verify [options] A B         are the largest faces of A and B the same person?
+
+Options:
+  --json                 one JSON object per line per input, in input order
+  --files-from LIST      read more paths from LIST, one per line ("-" for stdin)
+  --threshold T          verify: similarity threshold (default: the model manifest's)
+  --threads N            onnxruntime threads per model (default: all cores; env FACEPIPE_THREADS)
+  --manifest FILE        model manifest JSON (default: the faceplugin models; env FACEPIPE_MODEL_MANIFEST)
+  --max-pixels N         refuse larger images (default 50000000; env FACEPIPE_MAX_PIXELS)
+  -h, --help             this help
+  -v, --version          the version
+
+Exit status: 0 when every input succeeded, 1 when any failed (its line says why), 2 on usage errors.
+`;
+
+export interface CliOptions {
+  command: 'detect' | 'embed' | 'verify' | 'help' | 'version';
+  files: string[];
+  filesFrom?: string;
+  json: boolean;
+  threshold?: number;
+  threads?: number;
+  manifest?: string;
+  maxPixels?: number;
+}
+
+export class UsageError extends Error {}
+
+/** Parses the command line (without node and the script path); throws UsageError on misuse. */
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        'files-from': { type: 'string' },
+        threshold: { type: 'string' },
+        threads: { type: 'string' },
+        manifest: { type: 'string' },
+        'max-pixels': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: 'help', files: [], json: false };
+  if (values.version) return { command: 'version', files: [], json: false };
+  const [command, ...files] = positionals;
+  if (!command) throw new UsageError('missing command (detect, embed or verify)');
+  if (command !== 'detect' && command !== 'embed' && command !== 'verify') throw new UsageError(`unknown command "${command}"`);
+  if (command === 'verify' && (files.length !== 2 || values['files-from'])) throw new UsageError('verify takes exactly two files: A B');
+  if (command !== 'verify' && files.length === 0 && !values['files-from']) throw new UsageError(`${command} needs at least one FILE or --files-from`);
+  if (values.threshold !== undefined && command !== 'verify') throw new UsageError('--threshold applies to verify only');
+
+  return {
+    command,
+    files,
+    filesFrom: values['files-from'],
+    json: values.json ?? false,
+    threshold: optionalNumber('--threshold', values.threshold, -1, 1),
+    threads: optionalInt('--threads', values.threads ?? env.FACEPIPE_THREADS, 1, 256),
+    manifest: values.manifest ?? env.FACEPIPE_MODEL_MANIFEST,
+    maxPixels: optionalInt('--max-pixels', values['max-pixels'] ?? env.FACEPIPE_MAX_PIXELS, 1, 1e10),
+  };
+}
+
+function optionalNumber(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max) throw new UsageError(`${name} must be a number in [${min}, ${max}], got "${raw}"`);
+  return v;
+}
+
+function optionalInt(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  const v = optionalNumber(name, raw, min, max);
+  if (v !== undefined && !Number.isInteger(v)) throw new UsageError(`${name} must be an integer, got "${raw}"`);
+  return v;
+}

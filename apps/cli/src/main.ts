@@ -1,0 +1,148 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import {
+  FaceEngine,
+  cosineSimilarity,
+  largestFace,
+  loadManifestFile,
+  toErrorInfo,
+  type EmbeddedFace,
+  type PhotoFaces,
+} from '@facepipe/face-engine';
+import { parseCli, UsageError, USAGE, type CliOptions } from './args';
+import { errorLine, photoLine, photoText } from './output';
+
+/** Photos in flight at once: decoding the next one overlaps inference on the current one. */
+const IN_FLIGHT = 2;
+
+/** Runs the CLI; resolves to the exit status. Output goes to stdout, diagnostics to stderr. */
+export async function run(argv: readonly string[]): Promise<number> {
+  let opts: CliOptions;
+  try {
+    opts = parseCli(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`facepipe: ${err.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts.command === 'help') return write(USAGE), 0;
+  if (opts.command === 'version') return write(`${version()}\n`), 0;
+
+  let engine: FaceEngine;
+  try {
+    engine = await FaceEngine.create({
+      manifest: opts.manifest ? loadManifestFile(opts.manifest) : undefined,
+      intraOpThreads: opts.threads ?? os.availableParallelism(),
+      maxPixels: opts.maxPixels,
+    });
+  } catch (err) {
+    const { code, message } = toErrorInfo(err);
+    process.stderr.write(`facepipe: ${code}: ${message}\n`);
+    return 1;
+  }
+  try {
+    if (opts.command === 'verify') return await verify(engine, opts);
+    return await detectOrEmbed(engine, opts, await collectFiles(opts));
+  } finally {
+    await engine.release();
+  }
+}
+
+async function detectOrEmbed(engine: FaceEngine, opts: CliOptions, files: string[]): Promise<number> {
+  const embed = opts.command === 'embed';
+  let failures = 0;
+  await forEachInOrder(
+    files,
+    async (file) => {
+      try {
+        const image = await engine.decodeFile(file);
+        return { file, photo: embed ? await engine.analyze(image, { embed: true }) : await engine.analyze(image) };
+      } catch (err) {
+        return { file, error: toErrorInfo(err) };
+      }
+    },
+    (r) => {
+      if ('error' in r) {
+        failures++;
+        if (opts.json) write(errorLine(r.file, r.error) + '\n');
+        else process.stderr.write(`${r.file}: error ${r.error.code}: ${r.error.message}\n`);
+      } else {
+        write((opts.json ? photoLine(r.file, r.photo) : photoText(r.file, r.photo)) + '\n');
+      }
+    },
+  );
+  if (!opts.json && files.length > 1) {
+    process.stderr.write(`${files.length} file${files.length === 1 ? '' : 's'}, ${failures} failed\n`);
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+async function verify(engine: FaceEngine, opts: CliOptions): Promise<number> {
+  const [a, b] = opts.files;
+  const threshold = opts.threshold ?? engine.threshold;
+  const photos: Record<string, PhotoFaces<EmbeddedFace>> = {};
+  for (const [name, file] of [['a', a], ['b', b]] as const) {
+    try {
+      photos[name] = await engine.analyze(await engine.decodeFile(file), { embed: true });
+    } catch (err) {
+      return fail(opts, file, toErrorInfo(err));
+    }
+    if (photos[name].faces.length === 0) return fail(opts, file, { code: 'NO_FACE_FOUND', message: 'no face found in the photo' });
+  }
+  const fa = largestFace(photos.a.faces)!, fb = largestFace(photos.b.faces)!;
+  const similarity = cosineSimilarity(fa.embedding, fb.embedding);
+  const match = similarity >= threshold;
+  if (opts.json) {
+    write(JSON.stringify({
+      a, b,
+      similarity: Number(similarity.toFixed(4)),
+      threshold,
+      match,
+      faces: { a: photos.a.faces.length, b: photos.b.faces.length },
+    }) + '\n');
+  } else {
+    write(`${match ? 'same person' : 'different people'}: similarity ${similarity.toFixed(3)} (threshold ${threshold})\n`);
+  }
+  return 0;
+}
+
+function fail(opts: CliOptions, file: string, error: { code: string; message: string }): number {
+  if (opts.json) write(errorLine(file, error) + '\n');
+  else process.stderr.write(`${file}: error ${error.code}: ${error.message}\n`);
+  return 1;
+}
+
+/** The positional files followed by those listed in --files-from (one per line). */
+async function collectFiles(opts: CliOptions): Promise<string[]> {
+  const files = [...opts.files];
+  if (opts.filesFrom !== undefined) {
+    const text = opts.filesFrom === '-' ? await readStdin() : await readFile(opts.filesFrom, 'utf8');
+    files.push(...text.split(/\r?\n/).filter((line) => line.length > 0));
+  }
+  return files;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Maps items with up to IN_FLIGHT running at once, handing results to `emit` in input order. */
+async function forEachInOrder<T, R>(items: readonly T[], work: (item: T) => Promise<R>, emit: (result: R) => void): Promise<void> {
+  const pending: Promise<R>[] = [];
+  let next = 0;
+  while (next < items.length || pending.length > 0) {
+    while (next < items.length && pending.length < IN_FLIGHT) pending.push(work(items[next++]));
+    emit(await pending.shift()!);
+  }
+}
+
+function write(text: string): void {
+  process.stdout.write(text);
+}
+
+function version(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../../../package.json') as { version: string }).version;
+}

@@ -1,0 +1,143 @@
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { FaceEngineError } from './errors';
+import type { Box, RgbImage } from './types';
+
+/** 50 megapixels: a 8660×5773 scan. Bigger inputs are refused before any pixel is decoded. */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
+/** Formats we accept. SVG, PDF and friends are refused: they are programs, not photos. */
+const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'avif', 'heif', 'tiff', 'gif']);
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (after reading the header only). */
+  maxPixels?: number;
+}
+
+/**
+ * Decodes a photo into packed 8-bit RGB with EXIF orientation applied, so all coordinates the
+ * engine reports are in the pixels a viewer shows. Alpha is flattened onto white; greyscale,
+ * CMYK and 16-bit inputs are converted to 8-bit sRGB; animated GIF/WebP give their first frame.
+ */
+export async function decodeImage(input: Buffer, options: DecodeOptions = {}): Promise<RgbImage> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (input.length === 0) throw new FaceEngineError('IMAGE_EMPTY', 'the image is empty (0 bytes)');
+
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new FaceEngineError('UNSUPPORTED_IMAGE_FORMAT', 'not a supported image (JPEG, PNG, WebP, AVIF, TIFF or GIF)', {
+      cause: err,
+    });
+  }
+  if (!meta.format || !ACCEPTED_FORMATS.has(meta.format)) {
+    throw new FaceEngineError(
+      'UNSUPPORTED_IMAGE_FORMAT',
+      `unsupported image format "${meta.format ?? 'unknown'}" (accepted: JPEG, PNG, WebP, AVIF, TIFF, GIF)`,
+    );
+  }
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (width <= 0 || height <= 0) throw new FaceEngineError('IMAGE_DECODE_FAILED', 'the image has no dimensions');
+  if (width * height > maxPixels) {
+    throw new FaceEngineError(
+      'IMAGE_TOO_LARGE',
+      `image is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP), over the limit of ${(maxPixels / 1e6).toFixed(1)} MP`,
+    );
+  }
+
+  try {
+    const { data, info } = await sharp(input, { limitInputPixels: maxPixels, failOn: 'warning', pages: 1 })
+      .rotate() // EXIF orientation
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new FaceEngineError('IMAGE_DECODE_FAILED', `the image could not be decoded: ${reason}`, { cause: err });
+  }
+}
+
+/** Reads a file and decodes it, mapping file-system failures to typed errors. */
+export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FaceEngineError('FILE_NOT_FOUND', `no such file: ${path}`, { cause: err });
+    throw new FaceEngineError('FILE_UNREADABLE', `cannot read ${path}: ${code ?? String(err)}`, { cause: err });
+  }
+  return decodeImage(bytes, options);
+}
+
+/** A resized crop and the whole-pixel region of the source it was cut from. */
+export interface Crop {
+  image: RgbImage;
+  /** The region actually used (the requested one rounded outwards and clamped to the image). */
+  region: Box;
+}
+
+/**
+ * Cuts `region` (clamped to the image; may be fractional) out of `image` and resizes it to
+ * outWidth×outHeight with libvips' area-aware filters, so big downscales do not alias.
+ */
+export async function cropResize(image: RgbImage, region: Box, outWidth: number, outHeight: number): Promise<Crop> {
+  const left = clampInt(Math.floor(region.x1), 0, image.width - 1);
+  const top = clampInt(Math.floor(region.y1), 0, image.height - 1);
+  const right = clampInt(Math.ceil(region.x2), left + 1, image.width);
+  const bottom = clampInt(Math.ceil(region.y2), top + 1, image.height);
+  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .extract({ left, top, width: right - left, height: bottom - top })
+    .resize(outWidth, outHeight, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
+  return {
+    image: { width: outWidth, height: outHeight, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },
+    region: { x1: left, y1: top, x2: right, y2: bottom },
+  };
+}
+
+/**
+ * Like cropResize, but `region` may reach outside the image: the outside is black, so the face
+ * keeps its aspect and position in the crop (no squeezing when a face touches the border).
+ */
+export async function cropResizePadded(image: RgbImage, region: Box, outWidth: number, outHeight: number): Promise<RgbImage> {
+  const sx = outWidth / (region.x2 - region.x1), sy = outHeight / (region.y2 - region.y1);
+  const inner = {
+    x1: Math.max(0, region.x1), y1: Math.max(0, region.y1),
+    x2: Math.min(image.width, region.x2), y2: Math.min(image.height, region.y2),
+  };
+  if (inner.x1 === region.x1 && inner.y1 === region.y1 && inner.x2 === region.x2 && inner.y2 === region.y2) {
+    return (await cropResize(image, region, outWidth, outHeight)).image;
+  }
+  const canvas: RgbImage = { width: outWidth, height: outHeight, data: new Uint8Array(outWidth * outHeight * 3) };
+  const ox = Math.round((inner.x1 - region.x1) * sx), oy = Math.round((inner.y1 - region.y1) * sy);
+  const w = Math.min(outWidth - ox, Math.round((inner.x2 - inner.x1) * sx));
+  const h = Math.min(outHeight - oy, Math.round((inner.y2 - inner.y1) * sy));
+  if (w < 1 || h < 1 || inner.x2 - inner.x1 < 1 || inner.y2 - inner.y1 < 1) return canvas;
+  const part = (await cropResize(image, inner, w, h)).image;
+  for (let y = 0; y < h; y++) {
+    canvas.data.set(part.data.subarray(y * w * 3, (y + 1) * w * 3), ((oy + y) * outWidth + ox) * 3);
+  }
+  return canvas;
+}
+
+/** Pastes `src` at (0, 0) of a black width×height canvas (letterbox padding on the right/bottom). */
+export function padTo(src: RgbImage, width: number, height: number): RgbImage {
+  if (src.width === width && src.height === height) return src;
+  const data = new Uint8Array(width * height * 3);
+  const rowBytes = Math.min(src.width, width) * 3;
+  for (let y = 0; y < Math.min(src.height, height); y++) {
+    data.set(src.data.subarray(y * src.width * 3, y * src.width * 3 + rowBytes), y * width * 3);
+  }
+  return { width, height, data };
+}
+
+function clampInt(v: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, v));
+}
