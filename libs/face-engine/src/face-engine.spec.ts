@@ -1,0 +1,178 @@
+/**
+ * Integration tests on the real default models (from the faceplugin npm package) and the real demo
+ * photos (from @vladmandic/face-api): nothing here is mocked.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { FaceEngine, defaultManifest, largestFace, type Face } from './face-engine';
+import { FaceDetector } from './detector';
+import { cosineSimilarity } from './similarity';
+import { parseManifest } from './manifest';
+import { decodeImage } from './image';
+
+const DEMO = path.dirname(require.resolve('@vladmandic/face-api/package.json')) + '/demo';
+const demoPhoto = (i: number) => path.join(DEMO, `sample${i}.jpg`);
+/** Faces a person counts in sample1…6 (checked by eye). */
+const DEMO_FACES = [3, 3, 3, 4, 5, 4];
+
+let engine: FaceEngine;
+beforeAll(async () => {
+  engine = await FaceEngine.create({ intraOpThreads: 2 });
+});
+afterAll(async () => {
+  await engine?.release();
+});
+
+describe('detection on the demo group photos', () => {
+  it('finds every face (22) with no false face', async () => {
+    const counts: number[] = [];
+    for (let i = 1; i <= 6; i++) {
+      const photo = await engine.analyze(readFileSync(demoPhoto(i)));
+      counts.push(photo.faces.length);
+      for (const f of photo.faces) expectPlausibleFace(f, photo.width, photo.height);
+    }
+    expect(counts).toEqual(DEMO_FACES);
+  });
+
+  it('finds small faces that one whole-image pass misses (multi-scale tiling)', async () => {
+    // Six demo photos shrunk to 384 px wide (faces ≈ 45–60 px) on a 4200×2000 canvas.
+    const tiles = await Promise.all(
+      DEMO_FACES.map(async (_, i) => ({
+        input: await sharp(demoPhoto(i + 1)).resize(384).toBuffer(),
+        left: 200 + (i % 3) * 1300,
+        top: 300 + Math.floor(i / 3) * 900,
+      })),
+    );
+    const scan = await sharp({ create: { width: 4200, height: 2000, channels: 3, background: '#808080' } })
+      .composite(tiles)
+      .jpeg()
+      .toBuffer();
+    const image = await decodeImage(scan);
+    const tiled = await engine.detect(image);
+    expect(tiled.length).toBe(22);
+
+    const spec = defaultManifest().detector;
+    const single = await FaceDetector.load({ ...spec, tiling: { ...spec.tiling, minFaceSize: 1e9 } });
+    try {
+      expect((await single.detect(image)).length).toBeLessThan(5);
+    } finally {
+      await single.release();
+    }
+  });
+
+  it('reports coordinates after EXIF orientation', async () => {
+    const upright = await sharp(demoPhoto(1)).resize(960).jpeg().toBuffer();
+    // The same pixels stored rotated 90° counter-clockwise, with EXIF orientation 6 saying "rotate
+    // 90° clockwise to display": a viewer shows the upright photo.
+    const stored = await sharp(upright).rotate(-90).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    const a = await engine.analyze(upright);
+    const b = await engine.analyze(stored);
+    expect([b.width, b.height]).toEqual([a.width, a.height]);
+    expect(b.faces.length).toBe(a.faces.length);
+    const byX = (fs: Face[]) => [...fs].sort((p, q) => p.box.x1 - q.box.x1);
+    byX(b.faces).forEach((f, i) => {
+      const g = byX(a.faces)[i];
+      expect(Math.abs(f.box.x1 - g.box.x1)).toBeLessThan(6);
+      expect(Math.abs(f.box.y1 - g.box.y1)).toBeLessThan(6);
+    });
+  });
+
+  it('finds a face that fills the whole frame (tight crop)', async () => {
+    const photo = await engine.analyze(readFileSync(demoPhoto(1)));
+    const face = largestFace(photo.faces)!;
+    const tight = await sharp(demoPhoto(1))
+      .extract({ left: Math.round(face.box.x1), top: Math.round(face.box.y1), width: Math.round(face.box.x2 - face.box.x1), height: Math.round(face.box.y2 - face.box.y1) })
+      .resize(150, 150, { fit: 'fill' })
+      .jpeg()
+      .toBuffer();
+    expect((await engine.analyze(tight)).faces.length).toBe(1);
+  });
+});
+
+describe('embeddings', () => {
+  it('are unit-length 512-d vectors, more alike for one person than for two', async () => {
+    const photo = await engine.analyze(readFileSync(demoPhoto(4)), { embed: true });
+    expect(photo.faces.length).toBe(4);
+    for (const f of photo.faces) {
+      expect(f.embedding).toHaveLength(512);
+      expect(Math.hypot(...f.embedding)).toBeCloseTo(1, 4);
+    }
+    // A second, differently framed and scaled photo of the first face's person.
+    const f0 = photo.faces[0];
+    const w = f0.box.x2 - f0.box.x1;
+    const reframed = await sharp(demoPhoto(4))
+      .extract({ left: Math.round(f0.box.x1 - w * 0.8), top: Math.round(f0.box.y1 - w * 0.5), width: Math.round(w * 2.4), height: Math.round(w * 2.6) })
+      .resize(300)
+      .jpeg({ quality: 70 })
+      .toBuffer();
+    const again = largestFace((await engine.analyze(reframed, { embed: true })).faces)!;
+    const same = cosineSimilarity(f0.embedding, again.embedding);
+    const others = photo.faces.slice(1).map((f) => cosineSimilarity(f0.embedding, f.embedding));
+    expect(same).toBeGreaterThan(engine.threshold);
+    for (const o of others) expect(o).toBeLessThan(engine.threshold);
+    expect(same).toBeGreaterThan(Math.max(...others) + 0.3);
+  });
+});
+
+const SHARED = path.resolve(__dirname, '../../../../shared');
+const haveShared = existsSync(path.join(SHARED, 'faces/manifest.csv')) && existsSync(path.join(SHARED, 'models'));
+if (!haveShared) console.warn(`SKIPPED: ../shared (labelled faces, extra models) not found at ${SHARED}; those tests are skipped`);
+const describeShared = haveShared ? describe : describe.skip;
+
+describeShared('with ../shared (labelled faces and extra models)', () => {
+  it('tells the same identity from different ones on labelled photos', async () => {
+    const rows = readFileSync(path.join(SHARED, 'faces/manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const byId = new Map<string, string[]>();
+    for (const [file, id] of rows) byId.set(id, [...(byId.get(id) ?? []), file]);
+    const pairs = [...byId.values()].filter((f) => f.length >= 2).slice(0, 8);
+    const embed = async (file: string) => largestFace((await engine.analyze(readFileSync(path.join(SHARED, 'faces', file)), { embed: true })).faces)!.embedding;
+    const firsts = await Promise.all(pairs.map((p) => embed(p[0])));
+    const seconds = await Promise.all(pairs.map((p) => embed(p[1])));
+    for (let i = 0; i < pairs.length; i++) {
+      expect(cosineSimilarity(firsts[i], seconds[i])).toBeGreaterThan(engine.threshold);
+      for (let j = 0; j < pairs.length; j++) if (j !== i) expect(cosineSimilarity(firsts[i], seconds[j])).toBeLessThan(engine.threshold);
+    }
+  });
+
+  // SCRFD's own keypoints follow head tilt; YuNet's do not (on sample1's tilted faces they keep
+  // an upright pattern), so YuNet boxes get the 68-point landmark model, as the manifest allows.
+  it.each([
+    ['scrfd', 'scrfd_500m_kps.onnx', { width: 640, height: 640 }, { channelOrder: 'rgb', mean: 127.5, std: 128 }, 0.5, 'detector'],
+    ['yunet', 'yunet_n_320_320.onnx', { width: 320, height: 320 }, { channelOrder: 'bgr', mean: 0, std: 1 }, 0.8, 'model'],
+  ] as const)('runs the whole pipeline with a %s detector', async (kind, file, input, pixels, scoreThreshold, landmarkSource) => {
+    const base = defaultManifest();
+    const manifest = parseManifest({
+      ...base,
+      name: kind,
+      detector: { kind, file: path.join(SHARED, 'models', file), input, pixels, scoreThreshold, nmsIou: 0.4 },
+      landmarks: landmarkSource === 'detector' ? { source: 'detector' } : base.landmarks,
+    });
+    const other = await FaceEngine.create({ manifest, intraOpThreads: 2 });
+    try {
+      const photo = await other.analyze(readFileSync(demoPhoto(1)), { embed: true });
+      expect(photo.faces.length).toBe(3);
+      for (const f of photo.faces) expectPlausibleFace(f, photo.width, photo.height);
+      // The same faces as the default pipeline, embedded close to the default pipeline's vectors.
+      const ref = await engine.analyze(readFileSync(demoPhoto(1)), { embed: true });
+      const sims = photo.faces.map((f) => Math.max(...ref.faces.map((g) => cosineSimilarity(f.embedding, g.embedding))));
+      for (const s of sims) expect(s).toBeGreaterThan(0.6);
+    } finally {
+      await other.release();
+    }
+  });
+});
+
+function expectPlausibleFace(f: Face, width: number, height: number): void {
+  expect(f.box.x1).toBeGreaterThanOrEqual(0);
+  expect(f.box.y1).toBeGreaterThanOrEqual(0);
+  expect(f.box.x2).toBeLessThanOrEqual(width);
+  expect(f.box.y2).toBeLessThanOrEqual(height);
+  expect(f.score).toBeGreaterThan(0.5);
+  expect(f.quality).toBeGreaterThanOrEqual(0);
+  expect(f.quality).toBeLessThanOrEqual(1);
+  const [le, re, nose, lm, rm] = f.landmarks;
+  expect(le[0]).toBeLessThan(re[0]);
+  expect(lm[0]).toBeLessThan(rm[0]);
+  expect(Math.min(nose[1], lm[1], rm[1])).toBeGreaterThan(Math.min(le[1], re[1]) - 1);
+}
