@@ -18,16 +18,34 @@ const apps = readdirSync(path.join(root, 'apps'), { withFileTypes: true })
   .map((d) => d.name)
   .sort();
 
+// Benchmark scripts (bench/<name>.ts) are built the same way, to dist/bench/<name>.js.
+const benches = readdirSync(path.join(root, 'bench'))
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'))
+  .map((f) => f.replace(/\.ts$/, ''))
+  .sort();
+
 rmSync(path.join(root, 'dist', 'apps'), { recursive: true, force: true });
+rmSync(path.join(root, 'dist', 'bench'), { recursive: true, force: true });
+
+const targets = [
+  ...apps.map((app) => ({
+    entry: path.join(root, 'apps', app, 'src', 'main.ts'),
+    out: path.join(root, 'dist', 'apps', app, 'main.js'),
+    tsconfig: path.join(root, 'apps', app, 'tsconfig.json'),
+  })),
+  ...benches.map((name) => ({
+    entry: path.join(root, 'bench', `${name}.ts`),
+    out: path.join(root, 'dist', 'bench', `${name}.js`),
+    tsconfig: path.join(root, 'bench', 'tsconfig.json'),
+  })),
+];
 
 await Promise.all(
-  apps.map((app) => {
-    const appRoot = path.join(root, 'apps', app);
-    const tsconfig = path.join(appRoot, 'tsconfig.json');
+  targets.map(({ entry, out, tsconfig }) => {
     return build({
       absWorkingDir: root,
-      entryPoints: [path.join(appRoot, 'src', 'main.ts')],
-      outfile: path.join(root, 'dist', 'apps', app, 'main.js'),
+      entryPoints: [entry],
+      outfile: out,
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -40,4 +58,4 @@ await Promise.all(
   }),
 );
 
-console.log(`built ${apps.map((a) => `dist/apps/${a}/main.js`).join(', ')} in ${Date.now() - started} ms`);
+console.log(`built ${targets.map((t) => path.relative(root, t.out)).join(', ')} in ${Date.now() - started} ms`);

@@ -14,6 +14,8 @@ Options:
   --threads N            onnxruntime threads per model (default: all cores; env FACEPIPE_THREADS)
   --manifest FILE        model manifest JSON (default: the faceplugin models; env FACEPIPE_MODEL_MANIFEST)
   --max-pixels N         refuse larger images (default 50000000; env FACEPIPE_MAX_PIXELS)
+  --min-face N           smallest face to look for, in pixels (default 32; env FACEPIPE_MIN_FACE_SIZE);
+                         bigger is faster: fewer multi-scale detection passes
   -h, --help             this help
   -v, --version          the version
 
@@ -29,6 +31,7 @@ export interface CliOptions {
   threads?: number;
   manifest?: string;
   maxPixels?: number;
+  minFaceSize?: number;
 }
 
 export class UsageError extends Error {}
@@ -47,6 +50,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
         threads: { type: 'string' },
         manifest: { type: 'string' },
         'max-pixels': { type: 'string' },
+        'min-face': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -73,6 +77,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     threads: optionalInt('--threads', values.threads ?? env.FACEPIPE_THREADS, 1, 256),
     manifest: values.manifest ?? env.FACEPIPE_MODEL_MANIFEST,
     maxPixels: optionalInt('--max-pixels', values['max-pixels'] ?? env.FACEPIPE_MAX_PIXELS, 1, 1e10),
+    minFaceSize: optionalInt('--min-face', values['min-face'] ?? env.FACEPIPE_MIN_FACE_SIZE, 4, 100000),
   };
 }
 

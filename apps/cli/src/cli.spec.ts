@@ -3,7 +3,7 @@
  * `npm run build`, which `npm test` runs first), real models, real photos.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -68,7 +68,7 @@ describe('facepipe detect / embed --json', () => {
     const photo = path.join(tmp, 'small.jpg');
     await sharp(demo(1)).resize(160).jpeg().toBuffer().then((b) => writeFileSync(photo, b));
     const dir = path.join(tmp, 'a-fairly-long-archive-folder-name-for-the-test');
-    require('node:fs').mkdirSync(dir);
+    mkdirSync(dir);
     const files = Array.from({ length: 2000 }, (_, i) => {
       const f = path.join(dir, `IMG_${String(i).padStart(6, '0')}.jpg`);
       symlinkSync(photo, f);

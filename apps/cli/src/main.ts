@@ -1,12 +1,16 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import os from 'node:os';
 import {
   FaceEngine,
   cosineSimilarity,
+  defaultManifest,
   largestFace,
   loadManifestFile,
   toErrorInfo,
   type EmbeddedFace,
+  type Face,
   type PhotoFaces,
 } from '@facepipe/face-engine';
 import { parseCli, UsageError, USAGE, type CliOptions } from './args';
@@ -30,8 +34,10 @@ export async function run(argv: readonly string[]): Promise<number> {
 
   let engine: FaceEngine;
   try {
+    const manifest = opts.manifest ? loadManifestFile(opts.manifest) : defaultManifest();
+    if (opts.minFaceSize) manifest.detector.tiling.minFaceSize = opts.minFaceSize;
     engine = await FaceEngine.create({
-      manifest: opts.manifest ? loadManifestFile(opts.manifest) : undefined,
+      manifest,
       intraOpThreads: opts.threads ?? os.availableParallelism(),
       maxPixels: opts.maxPixels,
     });
@@ -51,9 +57,10 @@ export async function run(argv: readonly string[]): Promise<number> {
 async function detectOrEmbed(engine: FaceEngine, opts: CliOptions, files: string[]): Promise<number> {
   const embed = opts.command === 'embed';
   let failures = 0;
+  type Outcome = { file: string; photo: PhotoFaces<Face | EmbeddedFace> } | { file: string; error: { code: string; message: string } };
   await forEachInOrder(
     files,
-    async (file) => {
+    async (file): Promise<Outcome> => {
       try {
         const image = await engine.decodeFile(file);
         return { file, photo: embed ? await engine.analyze(image, { embed: true }) : await engine.analyze(image) };
@@ -143,6 +150,7 @@ function write(text: string): void {
 }
 
 function version(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('../../../package.json') as { version: string }).version;
+  // The root package.json is three folders up from both apps/cli/src and dist/apps/cli.
+  const file = path.join(__dirname, '../../../package.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : 'unknown';
 }
