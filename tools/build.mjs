@@ -2,13 +2,34 @@
 // Dependencies in node_modules stay external (`packages: 'external'`); workspace libraries
 // (`@facepipe/<lib>`, a tsconfig path alias) are resolved through each app's tsconfig and bundled.
 //
-// NOTE: esbuild honours `experimentalDecorators` from tsconfig but does NOT implement
-// `emitDecoratorMetadata`. When the gateway becomes a NestJS app (which relies on design-time
-// metadata for dependency injection), it will need to be compiled with swc or tsc instead.
+// esbuild does not implement `emitDecoratorMetadata`, which NestJS dependency injection relies on,
+// so TypeScript files are transpiled by swc (the same settings as the Jest transform) and esbuild
+// only bundles.
+import { transformFile } from '@swc/core';
 import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const swcTypeScript = {
+  name: 'swc-typescript',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      const { code } = await transformFile(args.path, {
+        swcrc: false,
+        sourceMaps: 'inline',
+        jsc: {
+          target: 'es2022',
+          keepClassNames: true,
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+        },
+        module: { type: 'es6' },
+      });
+      return { contents: code, loader: 'js' };
+    });
+  },
+};
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const started = Date.now();
@@ -54,6 +75,7 @@ await Promise.all(
       packages: 'external',
       tsconfig: existsSync(tsconfig) ? tsconfig : path.join(root, 'tsconfig.base.json'),
       logLevel: 'warning',
+      plugins: [swcTypeScript],
     });
   }),
 );
