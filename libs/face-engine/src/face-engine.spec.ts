@@ -10,9 +10,9 @@ import { FaceDetector } from './detector';
 import { cosineSimilarity } from './similarity';
 import { parseManifest } from './manifest';
 import { decodeImage } from './image';
+import { SHARED_DIR, demoPhoto, expectPlausibleFace } from './testing';
 
-const DEMO = path.dirname(require.resolve('@vladmandic/face-api/package.json')) + '/demo';
-const demoPhoto = (i: number) => path.join(DEMO, `sample${i}.jpg`);
+const demo = (i: number) => demoPhoto(`sample${i}.jpg`);
 /** Faces a person counts in sample1…6 (checked by eye). */
 const DEMO_FACES = [3, 3, 3, 4, 5, 4];
 
@@ -28,9 +28,9 @@ describe('detection on the demo group photos', () => {
   it('finds every face (22) with no false face', async () => {
     const counts: number[] = [];
     for (let i = 1; i <= 6; i++) {
-      const photo = await engine.analyze(readFileSync(demoPhoto(i)));
+      const photo = await engine.analyze(readFileSync(demo(i)));
       counts.push(photo.faces.length);
-      for (const f of photo.faces) expectPlausibleFace(f, photo.width, photo.height);
+      for (const f of photo.faces) expectPlausibleFace(f);
     }
     expect(counts).toEqual(DEMO_FACES);
   });
@@ -39,7 +39,7 @@ describe('detection on the demo group photos', () => {
     // Six demo photos shrunk to 384 px wide (faces ≈ 45–60 px) on a 4200×2000 canvas.
     const tiles = await Promise.all(
       DEMO_FACES.map(async (_, i) => ({
-        input: await sharp(demoPhoto(i + 1)).resize(384).toBuffer(),
+        input: await sharp(demo(i + 1)).resize(384).toBuffer(),
         left: 200 + (i % 3) * 1300,
         top: 300 + Math.floor(i / 3) * 900,
       })),
@@ -62,7 +62,7 @@ describe('detection on the demo group photos', () => {
   });
 
   it('reports coordinates after EXIF orientation', async () => {
-    const upright = await sharp(demoPhoto(1)).resize(960).jpeg().toBuffer();
+    const upright = await sharp(demo(1)).resize(960).jpeg().toBuffer();
     // The same pixels stored rotated 90° counter-clockwise, with EXIF orientation 6 saying "rotate
     // 90° clockwise to display": a viewer shows the upright photo.
     const stored = await sharp(upright).rotate(-90).withMetadata({ orientation: 6 }).jpeg().toBuffer();
@@ -79,9 +79,9 @@ describe('detection on the demo group photos', () => {
   });
 
   it('finds a face that fills the whole frame (tight crop)', async () => {
-    const photo = await engine.analyze(readFileSync(demoPhoto(1)));
+    const photo = await engine.analyze(readFileSync(demo(1)));
     const face = largestFace(photo.faces)!;
-    const tight = await sharp(demoPhoto(1))
+    const tight = await sharp(demo(1))
       .extract({ left: Math.round(face.box.x1), top: Math.round(face.box.y1), width: Math.round(face.box.x2 - face.box.x1), height: Math.round(face.box.y2 - face.box.y1) })
       .resize(150, 150, { fit: 'fill' })
       .jpeg()
@@ -92,7 +92,7 @@ describe('detection on the demo group photos', () => {
 
 describe('embeddings', () => {
   it('are unit-length 512-d vectors, more alike for one person than for two', async () => {
-    const photo = await engine.analyze(readFileSync(demoPhoto(4)), { embed: true });
+    const photo = await engine.analyze(readFileSync(demo(4)), { embed: true });
     expect(photo.faces.length).toBe(4);
     for (const f of photo.faces) {
       expect(f.embedding).toHaveLength(512);
@@ -101,7 +101,7 @@ describe('embeddings', () => {
     // A second, differently framed and scaled photo of the first face's person.
     const f0 = photo.faces[0];
     const w = f0.box.x2 - f0.box.x1;
-    const reframed = await sharp(demoPhoto(4))
+    const reframed = await sharp(demo(4))
       .extract({ left: Math.round(f0.box.x1 - w * 0.8), top: Math.round(f0.box.y1 - w * 0.5), width: Math.round(w * 2.4), height: Math.round(w * 2.6) })
       .resize(300)
       .jpeg({ quality: 70 })
@@ -115,7 +115,7 @@ describe('embeddings', () => {
   });
 });
 
-const SHARED = path.resolve(__dirname, '../../../../shared');
+const SHARED = SHARED_DIR;
 const haveShared = existsSync(path.join(SHARED, 'faces/manifest.csv')) && existsSync(path.join(SHARED, 'models'));
 if (!haveShared) console.warn(`SKIPPED: ../shared (labelled faces, extra models) not found at ${SHARED}; those tests are skipped`);
 const describeShared = haveShared ? describe : describe.skip;
@@ -150,11 +150,11 @@ describeShared('with ../shared (labelled faces and extra models)', () => {
     });
     const other = await FaceEngine.create({ manifest, intraOpThreads: 2 });
     try {
-      const photo = await other.analyze(readFileSync(demoPhoto(1)), { embed: true });
+      const photo = await other.analyze(readFileSync(demo(1)), { embed: true });
       expect(photo.faces.length).toBe(3);
-      for (const f of photo.faces) expectPlausibleFace(f, photo.width, photo.height);
+      for (const f of photo.faces) expectPlausibleFace(f);
       // The same faces as the default pipeline, embedded close to the default pipeline's vectors.
-      const ref = await engine.analyze(readFileSync(demoPhoto(1)), { embed: true });
+      const ref = await engine.analyze(readFileSync(demo(1)), { embed: true });
       const sims = photo.faces.map((f) => Math.max(...ref.faces.map((g) => cosineSimilarity(f.embedding, g.embedding))));
       for (const s of sims) expect(s).toBeGreaterThan(0.6);
     } finally {
@@ -163,16 +163,3 @@ describeShared('with ../shared (labelled faces and extra models)', () => {
   });
 });
 
-function expectPlausibleFace(f: Face, width: number, height: number): void {
-  expect(f.box.x1).toBeGreaterThanOrEqual(0);
-  expect(f.box.y1).toBeGreaterThanOrEqual(0);
-  expect(f.box.x2).toBeLessThanOrEqual(width);
-  expect(f.box.y2).toBeLessThanOrEqual(height);
-  expect(f.score).toBeGreaterThan(0.5);
-  expect(f.quality).toBeGreaterThanOrEqual(0);
-  expect(f.quality).toBeLessThanOrEqual(1);
-  const [le, re, nose, lm, rm] = f.landmarks;
-  expect(le[0]).toBeLessThan(re[0]);
-  expect(lm[0]).toBeLessThan(rm[0]);
-  expect(Math.min(nose[1], lm[1], rm[1])).toBeGreaterThan(Math.min(le[1], re[1]) - 1);
-}

@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { nms } from '../nms';
+import { SHARED_MODELS_DIR, demoPhoto, expectPlausibleFace } from '../testing';
 import type { Detection } from '../types';
 import type { DecoderOutputs, OutputTensor } from './decoder-outputs';
 import { anchorCenters, decodeScrfd } from './scrfd';
@@ -125,17 +126,8 @@ describe('decodeScrfd (synthetic outputs)', () => {
   });
 });
 
-/** Walks up to the repository root (the folder holding package.json and libs/), so moving this file does not break the path. */
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'libs'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(__dirname, '../../../..');
-  }
-}
-
-const root = repoRoot(__dirname);
-const modelsDir = path.resolve(root, '../shared/models');
-const photo = (name: string) => path.join(root, 'node_modules/@vladmandic/face-api/demo', name);
+const modelsDir = SHARED_MODELS_DIR;
+const photo = demoPhoto;
 const MODELS = ['scrfd_500m_kps.onnx', 'scrfd_2.5g_kps.onnx'];
 const haveModels = MODELS.every((m) => fs.existsSync(path.join(modelsDir, m)));
 if (!haveModels) console.warn(`scrfd real-model tests skipped: ${MODELS.join(', ')} not all in ${modelsDir} (models live outside the repo, in ../shared/models)`);
@@ -158,28 +150,6 @@ async function letterbox(file: string): Promise<{ tensor: ort.Tensor; scale: num
   const data = new Float32Array(3 * plane);
   for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) data[c * plane + i] = (rgb[i * 3 + c] - 127.5) / 128;
   return { tensor: new ort.Tensor('float32', data, [1, 3, SIZE, SIZE]), scale };
-}
-
-/**
- * Plausible face geometry, checked in the face's own frame so that tilted heads pass too (the
- * right-hand face of sample1 is rolled ~40°, so its mouth corner is higher in the image than its
- * nose): "down" is the eye line turned 90°; eyes, nose and mouth must follow each other along it.
- */
-function expectPlausibleFace(d: Detection): void {
-  const [le, re, nose, lm, rm] = d.landmarks!;
-  for (const [x, y] of d.landmarks!) {
-    expect(x).toBeGreaterThanOrEqual(d.box.x1);
-    expect(x).toBeLessThanOrEqual(d.box.x2);
-    expect(y).toBeGreaterThanOrEqual(d.box.y1);
-    expect(y).toBeLessThanOrEqual(d.box.y2);
-  }
-  expect(le[0]).toBeLessThan(re[0]);
-  expect(lm[0]).toBeLessThan(rm[0]);
-  const down: [number, number] = [-(re[1] - le[1]), re[0] - le[0]];
-  const along = (p: readonly number[]) => p[0] * down[0] + p[1] * down[1];
-  const eyes = (along(le) + along(re)) / 2, mouth = (along(lm) + along(rm)) / 2;
-  expect(eyes).toBeLessThan(along(nose));
-  expect(along(nose)).toBeLessThan(mouth);
 }
 
 describeIfModels.each(MODELS)('decodeScrfd on %s', (model) => {

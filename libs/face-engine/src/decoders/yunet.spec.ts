@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { nms } from '../nms';
 import type { Detection } from '../types';
+import { SHARED_MODELS_DIR, demoPhoto, expectPlausibleFace } from '../testing';
 import type { DecoderOutputs } from './decoder-outputs';
 import { decodeYunet } from './yunet';
 
@@ -95,17 +96,8 @@ describe('decodeYunet (synthetic outputs)', () => {
   });
 });
 
-/** Walks up to the repository root (the folder holding package.json and libs/), so moving this file does not break the path. */
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'libs'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(__dirname, '../../../..');
-  }
-}
-
-const root = repoRoot(__dirname);
-const modelsDir = path.resolve(root, '../shared/models');
-const photo = (name: string) => path.join(root, 'node_modules/@vladmandic/face-api/demo', name);
+const modelsDir = SHARED_MODELS_DIR;
+const photo = demoPhoto;
 const MODELS = ['yunet_s_dynamic.onnx', 'yunet_n_320_320.onnx'];
 const haveModels = MODELS.every((m) => fs.existsSync(path.join(modelsDir, m)));
 if (!haveModels) console.warn(`yunet real-model tests skipped: ${MODELS.join(', ')} not all in ${modelsDir} (models live outside the repo, in ../shared/models)`);
@@ -132,27 +124,6 @@ async function prepare(file: string, fixed?: number): Promise<{ tensor: ort.Tens
   const data = new Float32Array(3 * plane);
   for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) data[(2 - c) * plane + i] = rgb[i * 3 + c];
   return { tensor: new ort.Tensor('float32', data, [1, 3, height, width]), width, height, scale };
-}
-
-/**
- * Plausible face geometry, checked in the face's own frame so that tilted heads pass too:
- * "down" is the eye line turned 90°; eyes, nose and mouth must follow each other along it.
- */
-function expectPlausibleFace(d: Detection): void {
-  const [le, re, nose, lm, rm] = d.landmarks!;
-  for (const [x, y] of d.landmarks!) {
-    expect(x).toBeGreaterThanOrEqual(d.box.x1);
-    expect(x).toBeLessThanOrEqual(d.box.x2);
-    expect(y).toBeGreaterThanOrEqual(d.box.y1);
-    expect(y).toBeLessThanOrEqual(d.box.y2);
-  }
-  expect(le[0]).toBeLessThan(re[0]);
-  expect(lm[0]).toBeLessThan(rm[0]);
-  const down: [number, number] = [-(re[1] - le[1]), re[0] - le[0]];
-  const along = (p: readonly number[]) => p[0] * down[0] + p[1] * down[1];
-  const eyes = (along(le) + along(re)) / 2, mouth = (along(lm) + along(rm)) / 2;
-  expect(eyes).toBeLessThan(along(nose));
-  expect(along(nose)).toBeLessThan(mouth);
 }
 
 /**
