@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+export const COLLECTION_NAME = /^[a-z0-9_-]{1,64}$/;
+/** Photo keys: 1–512 characters without control characters (they would corrupt logs and paths). */
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+export const PHOTO_KEY = /^[^\u0000-\u001f\u007f]{1,512}$/u;
+export const MAX_ITEMS_PER_REQUEST = 10_000;
+
+export const jobStateSchema = z.enum(['queued', 'running', 'completed', 'failed']);
+export type JobState = z.infer<typeof jobStateSchema>;
+
+/** GET /v1/jobs/{id} */
+export const jobViewSchema = z.object({
+  id: z.string(),
+  collection: z.string(),
+  state: jobStateSchema,
+  sealed: z.boolean(),
+  total: z.number().int(),
+  done: z.number().int(),
+  failed: z.number().int(),
+  faces: z.number().int(),
+  createdAt: z.string(),
+  finishedAt: z.string().optional(),
+  webhook: z.object({ url: z.string(), deliveries: z.array(z.object({ at: z.string(), status: z.number().int().nullable(), error: z.string().optional() })) }).optional(),
+});
+export type JobView = z.infer<typeof jobViewSchema>;
+
+/** One face of a settled photo, as GET /v1/jobs/{id}/results returns it. */
+export const resultFaceSchema = z.object({
+  faceId: z.string(),
+  box: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+  score: z.number(),
+  quality: z.number(),
+  personId: z.string(),
+});
+export type ResultFace = z.infer<typeof resultFaceSchema>;
+
+export const photoResultSchema = z.object({
+  key: z.string(),
+  status: z.enum(['done', 'failed']),
+  faces: z.array(resultFaceSchema),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type PhotoResult = z.infer<typeof photoResultSchema>;
+
+/**
+ * Deterministic ids: a photo's pipeline job id and its faces' ids derive from (collection, key), so
+ * a retried or re-submitted photo replaces itself and is never indexed twice.
+ */
+export function photoJobId(collection: string, key: string): string {
+  return 'p' + createHash('sha256').update(`${collection}\u0000${key}`).digest('hex').slice(0, 40);
+}
+
+export function faceId(collection: string, key: string, index: number): string {
+  return 'f' + createHash('sha256').update(`${collection}\u0000${key}\u0000${index}`).digest('hex').slice(0, 32);
+}

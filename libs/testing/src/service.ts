@@ -1,0 +1,91 @@
+/**
+ * Runs the real, built service for end-to-end tests: `node tools/start.mjs` (what `npm start`
+ * runs) with its own port, Redis key prefix and data directory, and cleans up only what it owns.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Redis from 'ioredis';
+
+export const ROOT = path.resolve(__dirname, '../../..');
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface RunningService {
+  base: string;
+  prefix: string;
+  dataDir: string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export async function startService(extraEnv: Record<string, string> = {}): Promise<RunningService> {
+  const port = await freePort();
+  const prefix = `facepipe-test-e2e-${process.pid}-${Date.now()}`;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facepipe-e2e-'));
+  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'tools/start.mjs')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', FACEPIPE_PREFIX: prefix, FACEPIPE_DATA_DIR: dataDir, REDIS_URL, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout!.on('data', (d) => { log += d; });
+  child.stderr!.on('data', (d) => { log += d; });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (!(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`service did not start:\n${log}`);
+    await sleep(200);
+  }
+  return {
+    base,
+    prefix,
+    dataDir,
+    log: () => log,
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(20_000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await deleteKeys(prefix);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined | null | false>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
