@@ -6,6 +6,8 @@ Usage:
   facepipe detect [options] FILE...     faces, boxes, landmarks, quality per photo
   facepipe embed  [options] FILE...     the same plus a 512-d embedding per face
   facepipe verify [options] A B         are the largest faces of A and B the same person?
+  facepipe ingest DIR --collection C    send a folder of photos to the facepipe service
+                                        (its own options: facepipe ingest --help)
 
 Options:
   --json                 one JSON object per line per input, in input order
@@ -62,7 +64,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   if (values.help) return { command: 'help', files: [], json: false };
   if (values.version) return { command: 'version', files: [], json: false };
   const [command, ...files] = positionals;
-  if (!command) throw new UsageError('missing command (detect, embed or verify)');
+  if (!command) throw new UsageError('missing command (detect, embed, verify or ingest)');
+  if (command === 'ingest') throw new UsageError('ingest must come first: facepipe ingest DIR --collection C [options]');
   if (command !== 'detect' && command !== 'embed' && command !== 'verify') throw new UsageError(`unknown command "${command}"`);
   if (command === 'verify' && (files.length !== 2 || values['files-from'])) throw new UsageError('verify takes exactly two files: A B');
   if (command !== 'verify' && files.length === 0 && !values['files-from']) throw new UsageError(`${command} needs at least one FILE or --files-from`);

@@ -14,6 +14,7 @@ import {
   type PhotoFaces,
 } from '@facepipe/face-engine';
 import { parseCli, UsageError, USAGE, type CliOptions } from './args';
+import { ingestCommand } from './ingest/command';
 import { errorLine, photoLine, photoText } from './output';
 
 /** Photos in flight at once: decoding the next one overlaps inference on the current one. */
@@ -21,6 +22,8 @@ const IN_FLIGHT = 2;
 
 /** Runs the CLI; resolves to the exit status. Output goes to stdout, diagnostics to stderr. */
 export async function run(argv: readonly string[]): Promise<number> {
+  // `ingest` talks to the service and needs no models: it has its own options and no engine.
+  if (argv[0] === 'ingest') return ingestCommand(argv.slice(1));
   let opts: CliOptions;
   try {
     opts = parseCli(argv);

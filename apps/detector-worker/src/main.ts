@@ -1,2 +1,39 @@
-// Placeholder entry point of the detector-worker; replaced when the detector-worker is implemented.
-process.stdout.write(JSON.stringify({ level: 'info', msg: 'detector-worker is not implemented yet' }) + '\n');
+import { QUEUES, type DetectJob } from '@facepipe/contracts';
+import { FaceEngine } from '@facepipe/face-engine';
+import { BlobStore, JobStore, PhotoFetcher, Queues, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import path from 'node:path';
+import { DetectProcessor } from './detect.processor';
+
+/** detector-worker: one process of the detect stage (scale it with replicas). */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const engine = await FaceEngine.create({ intraOpThreads: Number(process.env.FACEPIPE_THREADS ?? 1) });
+  const redis = createRedis(config.redisUrl, 'detector');
+  const queues = new Queues(redis, config.prefix);
+  const fetcher = new PhotoFetcher({
+    blobs: new BlobStore(path.join(config.dataDir, 'blobs')),
+    pathRoots: config.pathRoots,
+    allowPrivateUrls: config.allowPrivateUrls,
+    maxBytes: config.maxPhotoBytes,
+    timeoutMs: config.fetchTimeoutMs,
+  });
+  const processor = new DetectProcessor(engine, fetcher, queues, new JobStore(redis, config.prefix));
+  await runStage<DetectJob>({
+    stage: 'detector',
+    queue: QUEUES.detect,
+    config,
+    concurrency: config.concurrency || 2,
+    process: (job) => processor.process(job),
+    ready: async () => true,
+    onClose: async () => {
+      await queues.close();
+      await engine.release();
+      redis.disconnect();
+    },
+  });
+}
+
+main().catch((err) => {
+  process.stderr.write(`detector-worker: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,2 +1,43 @@
-// Placeholder entry point of the embedder-worker; replaced when the embedder-worker is implemented.
-process.stdout.write(JSON.stringify({ level: 'info', msg: 'embedder-worker is not implemented yet' }) + '\n');
+import { QUEUES, type EmbedJob } from '@facepipe/contracts';
+import { FaceEngine, type RgbImage } from '@facepipe/face-engine';
+import { JobStore, MicroBatcher, Queues, createMetrics, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import { EmbedProcessor } from './embed.processor';
+
+
+/** embedder-worker: one process of the embed stage; runs on CPU or, with the CUDA image, GPU. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const engine = await FaceEngine.create({
+    intraOpThreads: Number(process.env.FACEPIPE_THREADS ?? 1),
+    executionProvider: process.env.FACEPIPE_EXECUTION_PROVIDER === 'cuda' ? 'cuda' : 'cpu',
+  });
+  const redis = createRedis(config.redisUrl, 'embedder');
+  const queues = new Queues(redis, config.prefix);
+  const metrics = createMetrics('embedder');
+  const batcher = new MicroBatcher<RgbImage, Float32Array>(
+    (crops) => engine.embedAligned(crops),
+    config.embedBatchSize,
+    config.embedBatchWaitMs,
+    (size) => metrics.batchSize.observe(size),
+  );
+  const processor = new EmbedProcessor(batcher, queues, new JobStore(redis, config.prefix));
+  await runStage<EmbedJob>({
+    stage: 'embedder',
+    queue: QUEUES.embed,
+    config,
+    // Enough jobs in flight to fill a batch: each job waits on the batcher, not on the CPU.
+    concurrency: config.concurrency || config.embedBatchSize,
+    metrics,
+    process: (job) => processor.process(job),
+    onClose: async () => {
+      await queues.close();
+      await engine.release();
+      redis.disconnect();
+    },
+  });
+}
+
+main().catch((err) => {
+  process.stderr.write(`embedder-worker: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

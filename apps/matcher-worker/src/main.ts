@@ -1,2 +1,36 @@
-// Placeholder entry point of the matcher-worker; replaced when the matcher-worker is implemented.
-process.stdout.write(JSON.stringify({ level: 'info', msg: 'matcher-worker is not implemented yet' }) + '\n');
+import { QUEUES, type MatchJob } from '@facepipe/contracts';
+import { EmbeddedFaceIndex } from '@facepipe/face-index';
+import { JobStore, Queues, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import path from 'node:path';
+import { CollectionStats } from './collection-stats';
+import { MatchProcessor } from './match.processor';
+
+/**
+ * matcher-worker: owns the embedded face index (one process; FACE_INDEX=qdrant lifts that limit
+ * later). Concurrency is 1 on purpose: the index is single-writer and clustering must see every
+ * face before the next.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const index = await EmbeddedFaceIndex.open(path.join(config.dataDir, 'index'));
+  const redis = createRedis(config.redisUrl, 'matcher');
+  const queues = new Queues(redis, config.prefix);
+  const processor = new MatchProcessor(index, new CollectionStats(redis, config.prefix), queues, new JobStore(redis, config.prefix), config.clusterThreshold);
+  await runStage<MatchJob>({
+    stage: 'matcher',
+    queue: QUEUES.match,
+    config,
+    concurrency: 1,
+    process: (job) => processor.process(job),
+    onClose: async () => {
+      await index.close();
+      await queues.close();
+      redis.disconnect();
+    },
+  });
+}
+
+main().catch((err) => {
+  process.stderr.write(`matcher-worker: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

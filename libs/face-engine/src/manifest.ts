@@ -122,15 +122,23 @@ export function resolveModelFile(file: string, baseDir: string): string {
     const parts = spec.split('/');
     const pkgName = spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
     const rest = spec.slice(pkgName.length + 1);
-    let pkgJson: string;
-    try {
-      pkgJson = require.resolve(`${pkgName}/package.json`, { paths: [baseDir, process.cwd(), __dirname] });
-    } catch (err) {
-      throw new FaceEngineError('MODEL_LOAD_FAILED', `model package "${pkgName}" is not installed (run npm ci)`, { cause: err });
-    }
-    return path.join(path.dirname(pkgJson), rest);
+    // Look the package folder up along node_modules rather than through require.resolve of its
+    // package.json, which a package's "exports" map may hide.
+    const candidates = [baseDir, process.cwd(), __dirname].flatMap(nodeModulesAbove);
+    const dir = candidates.map((nm) => path.join(nm, pkgName)).find((d) => existsSync(path.join(d, 'package.json')));
+    if (!dir) throw new FaceEngineError('MODEL_LOAD_FAILED', `model package "${pkgName}" is not installed (run npm ci)`);
+    return path.join(dir, rest);
   }
   return path.resolve(baseDir, file);
+}
+
+/** node_modules folders from `from` up to the file-system root, nearest first (Node's lookup order). */
+function nodeModulesAbove(from: string): string[] {
+  const out: string[] = [];
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    out.push(path.join(dir, 'node_modules'));
+    if (path.dirname(dir) === dir) return out;
+  }
 }
 
 /** Checks that every model file exists and, where the manifest gives one, matches its sha256. */

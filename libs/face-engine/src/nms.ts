@@ -24,18 +24,19 @@ export function nms<T extends Detection>(detections: readonly T[], iouThreshold:
 }
 
 /**
- * Drops detections that lie mostly inside a better one (more than `maxInside` of their area):
+ * Drops detections that lie mostly inside a bigger one (more than `maxInside` of their own area):
  * the part-of-a-face boxes that a fine tiled pass finds in a face that a coarser pass saw whole,
- * which plain IoU does not catch because the two boxes differ so much in size.
+ * which plain IoU does not catch because the two boxes differ so much in size. Two real faces
+ * never overlap that much, so the bigger box wins whatever the scores.
  */
 export function suppressContained<T extends Detection>(detections: readonly T[], maxInside: number): T[] {
   const kept: T[] = [];
-  for (const d of [...detections].sort((a, b) => b.score - a.score || boxArea(b.box) - boxArea(a.box))) {
+  const bySize = [...detections].sort((a, b) => boxArea(b.box) - boxArea(a.box) || b.score - a.score);
+  for (const d of bySize) {
     const area = boxArea(d.box);
-    const inside = kept.some((k) => intersection(k.box, d.box) > maxInside * Math.min(area, boxArea(k.box)));
-    if (!inside) kept.push(d);
+    if (!kept.some((k) => intersection(k.box, d.box) > maxInside * area)) kept.push(d);
   }
-  return kept;
+  return kept.sort((a, b) => b.score - a.score);
 }
 
 function intersection(a: Box, b: Box): number {

@@ -60,15 +60,18 @@ export function planTiles(width: number, height: number, netWidth: number, netHe
     const scale = scales[level];
     const minFace = level === grids.length - 1 ? 0 : opts.smallFace;
     const maxFace = level === 0 ? Infinity : opts.largeFace;
-    for (const y of ys) {
-      for (const x of xs) {
-        const region = { x1: x, y1: y, x2: Math.min(width, x + tileW), y2: Math.min(height, y + tileH) };
+    // Edges come from the grid position, and the last tile of a row or column ends exactly at the
+    // image edge: rounded origins must not leave a sliver, nor flag the image border as a cut.
+    ys.forEach((y, row) => {
+      xs.forEach((x, col) => {
+        const lastCol = col === xs.length - 1, lastRow = row === ys.length - 1;
+        const region = { x1: x, y1: y, x2: lastCol ? width : Math.min(width, x + tileW), y2: lastRow ? height : Math.min(height, y + tileH) };
         tiles.push({
           region, scale, level, minFace, maxFace,
-          innerEdges: { left: region.x1 > 0, top: region.y1 > 0, right: region.x2 < width, bottom: region.y2 < height },
+          innerEdges: { left: col > 0, top: row > 0, right: !lastCol, bottom: !lastRow },
         });
-      }
-    }
+      });
+    });
   });
   return tiles;
 }

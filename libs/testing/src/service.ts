@@ -22,11 +22,12 @@ export interface RunningService {
 
 export async function startService(extraEnv: Record<string, string> = {}): Promise<RunningService> {
   const port = await freePort();
+  const metricsBase = 20000 + Math.floor(Math.random() * 20000);
   const prefix = `facepipe-test-e2e-${process.pid}-${Date.now()}`;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facepipe-e2e-'));
   const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'tools/start.mjs')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', FACEPIPE_PREFIX: prefix, FACEPIPE_DATA_DIR: dataDir, REDIS_URL, ...extraEnv },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', FACEPIPE_PREFIX: prefix, FACEPIPE_DATA_DIR: dataDir, REDIS_URL, FACEPIPE_METRICS_PORT_BASE: String(metricsBase), ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

@@ -1,5 +1,5 @@
 import type { Detection } from '../types';
-import type { DecoderOutputs } from './decoder-outputs';
+import { rowCount, type DecoderOutputs } from './decoder-outputs';
 
 /**
  * UltraFace-type detector (faceplugin fr_detect): `scores` [1, N, 2] (softmax: background, face)
@@ -16,7 +16,8 @@ export function decodeUltraface(
   const scores = outputs['scores'];
   const boxes = outputs['boxes'];
   if (!scores || !boxes) throw new Error('ultraface decoder needs outputs "scores" and "boxes"');
-  const n = boxes.data.length / 4;
+  const n = rowCount(boxes, 4, 'boxes');
+  if (rowCount(scores, 2, 'scores') !== n) throw new Error(`ultraface outputs disagree: ${n} boxes but ${rowCount(scores, 2, 'scores')} score rows`);
   const out: Detection[] = [];
   for (let i = 0; i < n; i++) {
     const score = scores.data[i * 2 + 1];

@@ -1,0 +1,20 @@
+import { COLLECTION_NAME } from '@facepipe/contracts';
+import { z } from 'zod';
+
+export const collectionNameSchema = z
+  .string()
+  .regex(COLLECTION_NAME, 'must be 1–64 characters of a-z, 0-9, _ and -');
+
+export const createCollectionSchema = z.object({ name: collectionNameSchema }).strict();
+export type CreateCollection = z.infer<typeof createCollectionSchema>;
+
+export const collectionSchema = z.object({ name: z.string(), createdAt: z.string() });
+export type Collection = z.infer<typeof collectionSchema>;
+
+export const collectionStatsSchema = z.object({
+  name: z.string(),
+  photos: z.number().int(),
+  faces: z.number().int(),
+  people: z.number().int(),
+});
+export type CollectionStats = z.infer<typeof collectionStatsSchema>;

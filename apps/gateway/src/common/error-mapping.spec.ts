@@ -1,0 +1,34 @@
+import { PipelineError } from '@facepipe/pipeline';
+import { BadRequestException, NotFoundException } from '@nestjs/common';
+import { z } from 'zod';
+import { ApiError } from './api-error';
+import { mapError } from './error-mapping';
+
+describe('mapError', () => {
+  it('passes typed errors through with their code', () => {
+    expect(mapError(new ApiError(409, 'COLLECTION_EXISTS', 'exists'))).toEqual({ status: 409, body: { error: { code: 'COLLECTION_EXISTS', message: 'exists' } }, unexpected: false });
+    expect(mapError(new PipelineError('JOB_SEALED', 'sealed'))).toMatchObject({ status: 409, body: { error: { code: 'JOB_SEALED' } } });
+  });
+
+  it('names the field of a zod failure', () => {
+    const result = z.object({ items: z.array(z.object({ path: z.string() })) }).safeParse({ items: [{ path: 'a' }, { path: 3 }] });
+    expect(mapError(result.error)).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED', field: 'items.1.path', message: expect.stringMatching(/^items\.1\.path: /) } } });
+  });
+
+  it('maps body-parser errors', () => {
+    expect(mapError(Object.assign(new SyntaxError('Unexpected token'), { type: 'entity.parse.failed', status: 400 }))).toMatchObject({ status: 400, body: { error: { code: 'INVALID_JSON' } } });
+    expect(mapError(Object.assign(new Error('too large'), { type: 'entity.too.large', status: 413 }))).toMatchObject({ status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE' } } });
+    expect(mapError(Object.assign(new Error('bad charset'), { type: 'charset.unsupported', status: 415 }))).toMatchObject({ status: 415, body: { error: { code: 'UNSUPPORTED_MEDIA_TYPE' } } });
+  });
+
+  it('maps NestJS HTTP exceptions by status', () => {
+    expect(mapError(new NotFoundException('Cannot GET /x'))).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'Cannot GET /x' } } });
+    expect(mapError(new BadRequestException(['a', 'b']))).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST', message: 'a; b' } } });
+  });
+
+  it('answers anything else 500 INTERNAL_ERROR without details', () => {
+    const mapped = mapError(new Error('secret connection string redis://:pw@host'));
+    expect(mapped).toEqual({ status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } }, unexpected: true });
+    expect(mapError('a string')).toMatchObject({ status: 500 });
+  });
+});

@@ -1,0 +1,70 @@
+import { type TestGateway, startTestGateway } from '../testing/test-gateway';
+
+describe('probes, metrics and docs', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it('GET /healthz and /readyz', async () => {
+    expect(await gw.fetch('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await gw.fetch('/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
+  });
+
+  it('GET /metrics: request counts, latency and queue depths by queue and state', async () => {
+    await gw.fetch('/v1/collections', { method: 'POST', json: { name: 'metrics' } });
+    await gw.fetch('/v1/collections/metrics/photos', { method: 'POST', json: { items: [{ url: 'https://e.com/1.jpg' }, { url: 'https://e.com/2.jpg' }] } });
+    const res = await gw.fetch('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(res.text).toMatch(/facepipe_http_requests_total\{[^}]*route="\/v1\/collections"[^}]*status="201"[^}]*\} 1/);
+    expect(res.text).toMatch(/facepipe_http_request_seconds_bucket\{/);
+    for (const queue of ['detect', 'embed', 'match', 'notify']) {
+      for (const state of ['waiting', 'prioritized', 'active', 'delayed']) {
+        expect(res.text).toMatch(new RegExp(`facepipe_queue_depth\\{[^}]*queue="${queue}"[^}]*state="${state}"[^}]*\\} \\d+`));
+      }
+    }
+    expect(res.text).toMatch(/facepipe_queue_depth\{[^}]*queue="detect"[^}]*state="prioritized"[^}]*\} 2/);
+    expect(res.text).toContain('facepipe_webhook_deliveries_total');
+  });
+
+  it('serves the OpenAPI document at /docs-json listing every route, and the UI at /docs', async () => {
+    const res = await gw.fetch('/docs-json');
+    expect(res.status).toBe(200);
+    const paths = res.body.paths as Record<string, Record<string, unknown>>;
+    const routes = Object.entries(paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'POST /v1/collections',
+        'GET /v1/collections/{name}',
+        'POST /v1/collections/{name}/photos',
+        'POST /v1/jobs/{id}/photos',
+        'POST /v1/jobs/{id}/seal',
+        'GET /v1/jobs/{id}',
+        'GET /v1/jobs/{id}/results',
+        'GET /healthz',
+        'GET /readyz',
+      ]),
+    );
+    const submit = paths['/v1/collections/{name}/photos'].post as { requestBody: { content: Record<string, unknown> } };
+    expect(Object.keys(submit.requestBody.content).sort()).toEqual(['application/json', 'multipart/form-data']);
+    const ui = await gw.fetch('/docs');
+    expect(ui.status).toBe(200);
+    expect(ui.headers.get('content-type')).toMatch(/text\/html/);
+  });
+
+  it('answers 503 on /readyz when Redis does not answer', async () => {
+    const { Redis } = await import('ioredis');
+    const redis = gw.app.get(Redis);
+    redis.disconnect(); // reconnects on its own afterwards
+    const res = await gw.fetch('/readyz');
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('NOT_READY');
+    await redis.connect().catch(() => undefined);
+  });
+});

@@ -1,0 +1,40 @@
+import type { BlobStore } from '@facepipe/pipeline';
+import type { Request } from 'express';
+import type { StorageEngine } from 'multer';
+
+/** A multipart file once stored: multer's file plus the blob it became. */
+export interface UploadedPhoto extends Express.Multer.File {
+  blobId: string;
+}
+
+/**
+ * multer storage engine that streams each uploaded file into the BlobStore (temp file, fsync,
+ * rename; sha256 id). A file larger than `maxBytes` fails the request with PHOTO_TOO_LARGE. The
+ * callback runs only after put() resolved, so a blob that is referenced is always complete.
+ */
+export class BlobStorageEngine implements StorageEngine {
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly maxBytes: number,
+  ) {}
+
+  _handleFile(_req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<UploadedPhoto>) => void): void {
+    this.blobs.put(file.stream, this.maxBytes).then(
+      ({ blobId, size }) => callback(null, { blobId, size }),
+      (err: unknown) => {
+        // Let the parser move on (multer then drains the rest of the request and fails it).
+        file.stream.resume();
+        callback(err);
+      },
+    );
+  }
+
+  /**
+   * Called by multer for the files already stored when a later part of the request fails. Blobs
+   * are content-addressed and may be shared with photos of other jobs, so nothing is deleted
+   * here; an unreferenced blob is garbage to collect, never a dangling reference.
+   */
+  _removeFile(_req: Request, _file: Express.Multer.File, callback: (error: Error | null) => void): void {
+    callback(null);
+  }
+}

@@ -1,0 +1,78 @@
+import { MAX_ITEMS_PER_REQUEST } from '@facepipe/contracts';
+import { BlobStore } from '@facepipe/pipeline';
+import {
+  BadRequestException,
+  type CallHandler,
+  type ExecutionContext,
+  Injectable,
+  type NestInterceptor,
+  PayloadTooLargeException,
+} from '@nestjs/common';
+import { FilesInterceptor, type MulterModuleOptions } from '@nestjs/platform-express';
+import type { Request } from 'express';
+import type { Observable } from 'rxjs';
+import { ApiError } from '../common/api-error';
+import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
+import { BlobStorageEngine } from './blob-storage.engine';
+
+/** The multipart field that carries the photos; each file's name is its key. */
+export const PHOTOS_FIELD = 'photos';
+/** Text fields a multipart submission may carry besides the files. */
+export const MULTIPART_TEXT_FIELDS = ['webhookUrl', 'webhookSecret', 'seal'] as const;
+
+/**
+ * Parses a multipart submission, streaming every file of the `photos` field into the blob store
+ * before the route runs; a JSON request passes through untouched. multer's errors become the
+ * API's codes (TOO_MANY_ITEMS, PHOTO_TOO_LARGE, INVALID_MULTIPART).
+ */
+@Injectable()
+export class PhotoUploadInterceptor implements NestInterceptor {
+  private readonly files: NestInterceptor;
+
+  constructor(
+    blobs: BlobStore,
+    @InjectConfig() private readonly config: GatewayConfig,
+  ) {
+    const options: MulterModuleOptions = {
+      storage: new BlobStorageEngine(blobs, config.maxPhotoBytes),
+      preservePath: true, // a client's relative path ("2019/img1.jpg") is a better key than its basename
+      defParamCharset: 'utf8',
+      limits: {
+        files: MAX_ITEMS_PER_REQUEST,
+        parts: MAX_ITEMS_PER_REQUEST + MULTIPART_TEXT_FIELDS.length + 8,
+        fields: MULTIPART_TEXT_FIELDS.length + 8,
+        fieldSize: 8 * 1024,
+        fileSize: config.maxPhotoBytes + 1, // the blob store reports the overflow itself (PHOTO_TOO_LARGE)
+      },
+    };
+    const Files = FilesInterceptor(PHOTOS_FIELD, undefined, options);
+    this.files = new Files();
+  }
+
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const req = context.switchToHttp().getRequest<Request>();
+    if (!req.is('multipart/form-data')) return next.handle();
+    try {
+      return await this.files.intercept(context, next);
+    } catch (err) {
+      throw this.mapUploadError(err);
+    }
+  }
+
+  private mapUploadError(err: unknown): unknown {
+    if (err instanceof PayloadTooLargeException) {
+      return new ApiError(413, 'PHOTO_TOO_LARGE', `A photo is larger than ${this.config.maxPhotoBytes} bytes`);
+    }
+    if (err instanceof BadRequestException) {
+      const message = err.message;
+      if (/^Too many (files|parts)/.test(message)) {
+        return ApiError.badRequest('TOO_MANY_ITEMS', `At most ${MAX_ITEMS_PER_REQUEST} photos per request`);
+      }
+      if (/^Unexpected file field/.test(message)) {
+        return ApiError.badRequest('INVALID_MULTIPART', `Files must be sent in the "${PHOTOS_FIELD}" field`);
+      }
+      return ApiError.badRequest('INVALID_MULTIPART', message);
+    }
+    return err;
+  }
+}

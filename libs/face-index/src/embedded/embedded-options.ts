@@ -1,0 +1,86 @@
+import os from 'node:os';
+import type { SearchOptions } from '../face-index';
+import type { HnswQuantization } from './hnsw';
+
+export interface EmbeddedFaceIndexOptions {
+  /**
+   * HNSW graph degree (M) for collections created by this process; existing collections keep the
+   * value they were created with. Default 16.
+   */
+  connectivity?: number;
+  /** HNSW candidate list while inserting (efConstruction), for new collections. Default 128. */
+  expansionAdd?: number;
+  /**
+   * HNSW candidate list while searching (ef): more is slower and finds more of the true nearest.
+   * Default 256; see bench/index.ts for the trade-off. Per call: `search(…, { expansionSearch })`.
+   */
+  expansionSearch?: number;
+  /**
+   * How the graph stores its own copy of each vector (new collections). 'f16' halves the graph's
+   * memory; hits are re-ranked on the exact float32 vectors either way. Default 'f32'.
+   */
+  quantization?: HnswQuantization;
+  /** Checkpoint a collection after this many WAL records (group commits). Default 10,000. */
+  checkpointEvery?: number;
+  /** …or once its WAL reaches this many bytes. Default 256 MiB. */
+  checkpointBytes?: number;
+  /** Filtered searches whose candidate set is at most this large scan it exactly. Default 2,048. */
+  exactFilterMax?: number;
+  /** Threads for batch inserts and brute-force scans. Default min(available cores, 8). */
+  threads?: number;
+  /** Observability hook, called synchronously (keep it cheap; never throw from it). */
+  onEvent?: (event: FaceIndexEvent) => void;
+}
+
+export type FaceIndexEvent =
+  | {
+      type: 'checkpoint';
+      collection: string;
+      /**
+       * start → written (snapshot files durable, not yet current) → committed (manifest switched)
+       * → end (old generation deleted); or failed (the previous snapshot and WAL stay current).
+       */
+      phase: 'start' | 'written' | 'committed' | 'end' | 'failed';
+      generation: number;
+      faces: number;
+      ms?: number;
+      error?: unknown;
+    }
+  | {
+      type: 'recovered';
+      collection: string;
+      generation: number;
+      faces: number;
+      /** WAL records replayed on top of the snapshot. */
+      replayedRecords: number;
+      /** Bytes of a torn final WAL record that were dropped. */
+      tornBytes: number;
+      ms: number;
+    };
+
+/** Search options of the embedded index: the common ones plus per-call graph effort. */
+export interface EmbeddedSearchOptions extends SearchOptions {
+  /** HNSW ef for this call (default: the index's `expansionSearch`). */
+  expansionSearch?: number;
+}
+
+export type ResolvedOptions = Required<Omit<EmbeddedFaceIndexOptions, 'onEvent'>> & Pick<EmbeddedFaceIndexOptions, 'onEvent'>;
+
+export function resolveOptions(o: EmbeddedFaceIndexOptions): ResolvedOptions {
+  const positive = (name: string, v: number | undefined, dflt: number, max = Number.MAX_SAFE_INTEGER) => {
+    const value = v ?? dflt;
+    if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`${name} must be an integer in [1, ${max}], got ${value}`);
+    return value;
+  };
+  return {
+    connectivity: positive('connectivity', o.connectivity, 16, 256),
+    expansionAdd: positive('expansionAdd', o.expansionAdd, 128, 4096),
+    expansionSearch: positive('expansionSearch', o.expansionSearch, 256, 100_000),
+    quantization: o.quantization ?? 'f32',
+    checkpointEvery: positive('checkpointEvery', o.checkpointEvery, 10_000),
+    checkpointBytes: positive('checkpointBytes', o.checkpointBytes, 256 * 1024 * 1024),
+    exactFilterMax: positive('exactFilterMax', o.exactFilterMax, 2048),
+    threads: positive('threads', o.threads, Math.max(1, Math.min(os.availableParallelism(), 8)), 256),
+    onEvent: o.onEvent,
+  };
+}

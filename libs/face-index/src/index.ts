@@ -1,0 +1,8 @@
+export * from './face-index';
+export * from './errors';
+export {
+  COLLECTION_NAME, FILTER_FIELDS, MAX_DIMENSIONS, MAX_K, MAX_SCROLL_LIMIT, type FilterField,
+} from './validation';
+export { EmbeddedFaceIndex } from './embedded/embedded-face-index';
+export type { EmbeddedFaceIndexOptions, EmbeddedSearchOptions, FaceIndexEvent } from './embedded/embedded-options';
+export type { HnswQuantization } from './embedded/hnsw';

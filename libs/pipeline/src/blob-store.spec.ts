@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { BlobStore } from './blob-store';
+import { PipelineError } from './pipeline-error';
+
+/** Every file under `dir`, temp files included. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+describe('BlobStore', () => {
+  let dir: string;
+  let blobs: BlobStore;
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'facepipe-blobs-'));
+    blobs = new BlobStore(path.join(dir, 'blobs'));
+  });
+
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('stores bytes under their sha256 and reads them back', async () => {
+    const data = Buffer.from('not really a jpeg');
+    const { blobId, size } = await blobs.put(data, 1024);
+    expect(blobId).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(size).toBe(data.length);
+    expect(await blobs.read(blobId)).toEqual(data);
+    expect(await blobs.has(blobId)).toBe(true);
+    expect(await filesUnder(dir)).toEqual([path.join(dir, 'blobs', blobId.slice(0, 2), blobId)]);
+  });
+
+  it('stores the same content once', async () => {
+    const data = Buffer.alloc(5000, 7);
+    const a = await blobs.put(data, 10_000);
+    const b = await blobs.put(Readable.from([data.subarray(0, 1000), data.subarray(1000)]), 10_000);
+    expect(b).toEqual(a);
+    expect(await filesUnder(dir)).toHaveLength(1);
+  });
+
+  it('accepts a stream', async () => {
+    const chunks = Array.from({ length: 50 }, (_, i) => Buffer.alloc(1000, i));
+    const { blobId, size } = await blobs.put(Readable.from(chunks), 50_000);
+    expect(size).toBe(50_000);
+    expect(await blobs.read(blobId)).toEqual(Buffer.concat(chunks));
+  });
+
+  it.each([
+    ['a buffer', () => Buffer.alloc(2001)],
+    ['a stream', () => Readable.from(Array.from({ length: 10 }, () => Buffer.alloc(500)))],
+  ])('refuses %s over the limit with PHOTO_TOO_LARGE and leaves no file behind', async (_what, make) => {
+    const err = await blobs.put(make(), 2000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipelineError);
+    expect(err).toMatchObject({ code: 'PHOTO_TOO_LARGE', status: 413 });
+    expect(await filesUnder(dir)).toEqual([]);
+  });
+
+  it('stops reading an oversized stream', async () => {
+    let pulled = 0;
+    const endless = new Readable({
+      read() {
+        pulled++;
+        this.push(Buffer.alloc(1024));
+      },
+    });
+    await expect(blobs.put(endless, 10 * 1024)).rejects.toMatchObject({ code: 'PHOTO_TOO_LARGE' });
+    expect(pulled).toBeLessThan(100);
+    expect(endless.destroyed).toBe(true);
+    expect(await filesUnder(dir)).toEqual([]);
+  });
+
+  it('removes the temp file when the stream fails', async () => {
+    const broken = new Readable({
+      read() {
+        this.destroy(new Error('client went away'));
+      },
+    });
+    await expect(blobs.put(broken, 1000)).rejects.toThrow('client went away');
+    expect(await filesUnder(dir)).toEqual([]);
+  });
+
+  it('answers BLOB_NOT_FOUND for unknown and malformed ids; delete is idempotent', async () => {
+    const { blobId } = await blobs.put(Buffer.from('x'), 10);
+    await blobs.delete(blobId);
+    await blobs.delete(blobId);
+    expect(await blobs.has(blobId)).toBe(false);
+    await expect(blobs.read(blobId)).rejects.toMatchObject({ code: 'BLOB_NOT_FOUND', status: 404 });
+    await expect(blobs.read('../../etc/passwd')).rejects.toMatchObject({ code: 'BLOB_NOT_FOUND' });
+    expect(await blobs.has('../x')).toBe(false);
+  });
+});

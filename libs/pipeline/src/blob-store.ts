@@ -1,0 +1,120 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { PipelineError } from './pipeline-error';
+
+const BLOB_ID = /^[a-f0-9]{64}$/;
+
+/**
+ * Uploaded photos on local (or shared) disk, addressed by the sha256 of their bytes: the same
+ * photo uploaded twice is stored once, and a blob id can be trusted to name its exact bytes.
+ * Layout: `<dir>/<id[0..2]>/<id>` (fan-out keeps directories small) and `<dir>/tmp/` for writes in
+ * progress, on the same file system so that the final rename is atomic.
+ */
+export class BlobStore {
+  constructor(private readonly dir: string) {}
+
+  /**
+   * Stores bytes and returns their id. Data goes to a temp file, is fsynced and renamed into place,
+   * so a reader never sees half a blob, even after a crash. Past `maxBytes` the write is abandoned
+   * and its temp file removed (a stream source is destroyed: the rest is never read).
+   */
+  async put(data: Buffer | NodeJS.ReadableStream, maxBytes: number): Promise<{ blobId: string; size: number }> {
+    if (Buffer.isBuffer(data) && data.length > maxBytes) throw tooLarge(maxBytes);
+    const tmpDir = path.join(this.dir, 'tmp');
+    await fs.mkdir(tmpDir, { recursive: true });
+    const tmp = path.join(tmpDir, `${randomUUID()}.part`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const file = await fs.open(tmp, 'wx', 0o640);
+    let renamed = false;
+    try {
+      try {
+        const chunks: AsyncIterable<Buffer | string> | Buffer[] = Buffer.isBuffer(data) ? [data] : (data as AsyncIterable<Buffer | string>);
+        for await (const chunk of chunks) {
+          const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+          size += buf.length;
+          // Breaking out of the loop destroys a stream source, so an oversized upload stops here.
+          if (size > maxBytes) throw tooLarge(maxBytes);
+          hash.update(buf);
+          await file.write(buf);
+        }
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      const blobId = hash.digest('hex');
+      const final = this.pathOf(blobId);
+      await fs.mkdir(path.dirname(final), { recursive: true });
+      // Same content, same name: if it is already there, keep the existing file (dedupe).
+      if (!(await exists(final))) {
+        await fs.rename(tmp, final);
+        renamed = true;
+        await syncDir(path.dirname(final));
+      }
+      return { blobId, size };
+    } finally {
+      if (!renamed) await fs.rm(tmp, { force: true });
+    }
+  }
+
+  async read(blobId: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.pathOf(blobId));
+    } catch (err) {
+      if (isNotFound(err)) throw notFound(blobId);
+      throw err;
+    }
+  }
+
+  async delete(blobId: string): Promise<void> {
+    if (!BLOB_ID.test(blobId)) return;
+    await fs.rm(this.pathOf(blobId), { force: true });
+  }
+
+  async has(blobId: string): Promise<boolean> {
+    return BLOB_ID.test(blobId) && exists(this.pathOf(blobId));
+  }
+
+  /** The file of a blob. The id is validated first: it comes from API clients. */
+  private pathOf(blobId: string): string {
+    if (!BLOB_ID.test(blobId)) throw notFound(blobId);
+    return path.join(this.dir, blobId.slice(0, 2), blobId);
+  }
+}
+
+function tooLarge(maxBytes: number): PipelineError {
+  return new PipelineError('PHOTO_TOO_LARGE', `photo is larger than ${maxBytes} bytes`);
+}
+
+function notFound(blobId: string): PipelineError {
+  return new PipelineError('BLOB_NOT_FOUND', `blob ${JSON.stringify(blobId.slice(0, 80))} does not exist`);
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.stat(file);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Makes the rename itself durable. Not every platform can fsync a directory; then skip it. */
+async function syncDir(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // best effort
+  } finally {
+    await handle?.close();
+  }
+}

@@ -1,0 +1,47 @@
+import type { Redis } from 'ioredis';
+import { enqueueWebhook, settlePhoto, webhookBackoffMs, webhookEventId } from './completion';
+import { JobStore } from './job-store';
+import { Queues } from './queues';
+import { deleteKeys, testRedis, uniquePrefix } from './test-support';
+
+describe('completion', () => {
+  const prefix = uniquePrefix('completion');
+  let redis: Redis;
+  let queues: Queues;
+  let jobs: JobStore;
+
+  beforeAll(() => {
+    redis = testRedis();
+    queues = new Queues(redis, prefix);
+    jobs = new JobStore(redis, prefix);
+  });
+
+  afterAll(async () => {
+    await queues.close();
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  it('enqueues the webhook once, when the last photo settles', async () => {
+    const { id } = await jobs.create({ collection: 'c', sealed: true, keys: ['a', 'b'], webhook: { url: 'https://example.test/h' } });
+    await settlePhoto(queues, jobs, id, { key: 'a', status: 'done', faces: [] });
+    expect(await queues.get('notify').getJob(webhookEventId(id))).toBeUndefined();
+    await settlePhoto(queues, jobs, id, { key: 'b', status: 'done', faces: [] });
+    await settlePhoto(queues, jobs, id, { key: 'b', status: 'failed', faces: [] }); // a retry
+    await enqueueWebhook(queues, jobs, id); // a second caller
+    const notify = await queues.get('notify').getJobs(['waiting', 'delayed', 'prioritized']);
+    expect(notify.map((j) => j.id)).toEqual([webhookEventId(id)]);
+    expect(notify[0].data).toEqual({ jobId: id, eventId: webhookEventId(id) });
+  });
+
+  it('enqueues nothing for a job without a webhook', async () => {
+    const { id } = await jobs.create({ collection: 'c', sealed: true, keys: ['a'] });
+    await settlePhoto(queues, jobs, id, { key: 'a', status: 'done', faces: [] });
+    expect(await queues.get('notify').getJob(webhookEventId(id))).toBeUndefined();
+  });
+
+  it('backs webhooks off exponentially up to an hour', () => {
+    expect([1, 2, 3].map((n) => webhookBackoffMs(n))).toEqual([2000, 4000, 8000]);
+    expect(webhookBackoffMs(40)).toBe(3_600_000);
+  });
+});

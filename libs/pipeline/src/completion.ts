@@ -1,0 +1,46 @@
+import { QUEUES, type NotifyJob, type PhotoResult } from '@facepipe/contracts';
+import type { Job, JobsOptions } from 'bullmq';
+import type { JobStore } from './job-store';
+import type { Queues } from './queues';
+
+/** One webhook event per job: the id is derived from the job, so a second enqueue is a no-op. */
+export function webhookEventId(jobId: string): string {
+  return `evt_${jobId}`;
+}
+
+/** Webhook retries: exponential from 2 s, capped at 1 h; 40 attempts keep trying for > 24 h. */
+export const WEBHOOK_BACKOFF_TYPE = 'webhook';
+export const WEBHOOK_MAX_DELAY_MS = 3_600_000;
+export const WEBHOOK_JOB_OPTIONS: JobsOptions = {
+  attempts: 40,
+  backoff: { type: WEBHOOK_BACKOFF_TYPE },
+  removeOnComplete: { age: 7 * 86_400 },
+  removeOnFail: false, // dead letters stay in the queue's failed set
+};
+
+export function webhookBackoffMs(attemptsMade: number, baseMs = 2_000): number {
+  return Math.min(WEBHOOK_MAX_DELAY_MS, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+}
+
+/** Enqueues the job's webhook, if it has one. Safe to call from several places: it fires once. */
+export async function enqueueWebhook(queues: Queues, jobs: JobStore, jobId: string): Promise<void> {
+  if (!(await jobs.webhookOf(jobId))) return;
+  const eventId = webhookEventId(jobId);
+  const data: NotifyJob = { jobId, eventId };
+  await queues.get(QUEUES.notify).add('deliver', data, { ...WEBHOOK_JOB_OPTIONS, jobId: eventId });
+}
+
+/**
+ * Records a photo's outcome on its batch job and, when that settles the last photo of a sealed
+ * job, enqueues the webhook. Every stage that can end a photo (detector on bad input, matcher on
+ * success, any stage on its final failed attempt) goes through here.
+ */
+export async function settlePhoto(queues: Queues, jobs: JobStore, jobId: string, result: PhotoResult): Promise<void> {
+  const { completedNow } = await jobs.settlePhoto(jobId, result);
+  if (completedNow) await enqueueWebhook(queues, jobs, jobId);
+}
+
+/** True on a job's final attempt: a stage then settles the photo as failed instead of throwing. */
+export function isLastAttempt(job: Job): boolean {
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}

@@ -1,0 +1,110 @@
+import path from 'node:path';
+import { loadConfig } from './config';
+import { ConfigError } from './config-error';
+
+describe('loadConfig', () => {
+  it('has defaults for everything', () => {
+    expect(loadConfig({})).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      redisUrl: 'redis://127.0.0.1:6379',
+      prefix: 'facepipe',
+      dataDir: path.resolve('data'),
+      pathRoots: [],
+      allowPrivateUrls: false,
+      maxPhotoBytes: 50 * 1024 * 1024,
+      fetchTimeoutMs: 20_000,
+      metricsPort: 0,
+      embedBatchSize: 16,
+      embedBatchWaitMs: 5,
+      clusterThreshold: 0.45,
+      concurrency: 0,
+    });
+  });
+
+  it('parses every variable', () => {
+    const config = loadConfig({
+      HOST: '0.0.0.0',
+      PORT: '8080',
+      REDIS_URL: 'rediss://:pw@redis.internal:6380/2',
+      FACEPIPE_PREFIX: 'fp_test-1',
+      FACEPIPE_DATA_DIR: 'relative/dir',
+      FACEPIPE_API_KEY: 'k3y',
+      FACEPIPE_PATH_ROOTS: '/srv/photos, /mnt/archive/,',
+      FACEPIPE_ALLOW_PRIVATE_URLS: 'true',
+      FACEPIPE_MAX_PHOTO_BYTES: '1048576',
+      FACEPIPE_FETCH_TIMEOUT_MS: '5000',
+      FACEPIPE_METRICS_PORT: '9200',
+      FACEPIPE_EMBED_BATCH: '32',
+      FACEPIPE_EMBED_BATCH_WAIT_MS: '0',
+      FACEPIPE_CLUSTER_THRESHOLD: '0.5',
+      FACEPIPE_CONCURRENCY: '4',
+    });
+    expect(config).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+      redisUrl: 'rediss://:pw@redis.internal:6380/2',
+      prefix: 'fp_test-1',
+      dataDir: path.resolve('relative/dir'),
+      apiKey: 'k3y',
+      pathRoots: ['/srv/photos', '/mnt/archive'],
+      allowPrivateUrls: true,
+      maxPhotoBytes: 1_048_576,
+      fetchTimeoutMs: 5000,
+      metricsPort: 9200,
+      embedBatchSize: 32,
+      embedBatchWaitMs: 0,
+      clusterThreshold: 0.5,
+      concurrency: 4,
+    });
+    expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '0' }).allowPrivateUrls).toBe(false);
+    expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '1' }).allowPrivateUrls).toBe(true);
+  });
+
+  it('treats empty values as unset', () => {
+    const config = loadConfig({ PORT: '', FACEPIPE_API_KEY: '', FACEPIPE_PATH_ROOTS: ' ' });
+    expect(config.port).toBe(3000);
+    expect(config).not.toHaveProperty('apiKey');
+    expect(config.pathRoots).toEqual([]);
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['REDIS_URL', 'not a url'],
+    ['FACEPIPE_PREFIX', 'bad prefix!'],
+    ['FACEPIPE_PATH_ROOTS', '/ok,relative/dir'],
+    ['FACEPIPE_ALLOW_PRIVATE_URLS', 'yes please'],
+    ['FACEPIPE_MAX_PHOTO_BYTES', '0'],
+    ['FACEPIPE_MAX_PHOTO_BYTES', '1.5'],
+    ['FACEPIPE_FETCH_TIMEOUT_MS', '-1'],
+    ['FACEPIPE_METRICS_PORT', '65536'],
+    ['FACEPIPE_EMBED_BATCH', '0'],
+    ['FACEPIPE_EMBED_BATCH_WAIT_MS', 'soon'],
+    ['FACEPIPE_CLUSTER_THRESHOLD', '1.5'],
+    ['FACEPIPE_CLUSTER_THRESHOLD', 'abc'],
+    ['FACEPIPE_CONCURRENCY', '-2'],
+  ])('%s=%j throws a ConfigError naming the variable', (variable, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [variable]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message).toContain(variable);
+  });
+
+  it('reports all bad variables at once and never echoes secrets', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: 'x', FACEPIPE_EMBED_BATCH: 'y', REDIS_URL: 'http://user:hunter2@host' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.issues.map((i) => i.variable)).toEqual(['PORT', 'REDIS_URL', 'FACEPIPE_EMBED_BATCH']);
+    expect(error?.message).not.toContain('hunter2');
+  });
+});

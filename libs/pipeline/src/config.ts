@@ -1,0 +1,108 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { EnvReader } from './env-reader';
+
+export interface ServiceConfig {
+  /** HOST: interface the HTTP servers bind to. */
+  host: string;
+  /** PORT: the gateway's HTTP port. */
+  port: number;
+  /** REDIS_URL */
+  redisUrl: string;
+  /** FACEPIPE_PREFIX: Redis key prefix, also BullMQ's queue prefix. */
+  prefix: string;
+  /** FACEPIPE_DATA_DIR, absolute after parsing. */
+  dataDir: string;
+  /** FACEPIPE_API_KEY */
+  apiKey?: string;
+  /** FACEPIPE_PATH_ROOTS: absolute directories that `path` photo sources may read from. */
+  pathRoots: string[];
+  /** FACEPIPE_ALLOW_PRIVATE_URLS: allow loopback/private/link-local URL sources and webhooks. */
+  allowPrivateUrls: boolean;
+  /** FACEPIPE_MAX_PHOTO_BYTES */
+  maxPhotoBytes: number;
+  /** FACEPIPE_FETCH_TIMEOUT_MS */
+  fetchTimeoutMs: number;
+  /** FACEPIPE_METRICS_PORT: 0 = the stage's default port (see STAGE_METRICS_PORTS). */
+  metricsPort: number;
+  /** FACEPIPE_EMBED_BATCH */
+  embedBatchSize: number;
+  /** FACEPIPE_EMBED_BATCH_WAIT_MS */
+  embedBatchWaitMs: number;
+  /** FACEPIPE_CLUSTER_THRESHOLD: cosine similarity at which an unknown face joins a person. */
+  clusterThreshold: number;
+  /** FACEPIPE_CONCURRENCY: 0 = the stage's own default. */
+  concurrency: number;
+}
+
+const MiB = 1024 * 1024;
+
+function integer(min: number, max: number): z.ZodType<number, string> {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^-?\d+$/, message)
+    .transform(Number)
+    .pipe(z.number().int().min(min, message).max(max, message));
+}
+
+function decimal(min: number, max: number): z.ZodType<number, string> {
+  const message = `must be a number from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^-?(\d+\.?\d*|\.\d+)$/, message)
+    .transform(Number)
+    .pipe(z.number().min(min, message).max(max, message));
+}
+
+const boolean: z.ZodType<boolean, string> = z
+  .enum(['true', 'false', '1', '0'], 'must be true or false')
+  .transform((v) => v === 'true' || v === '1');
+
+const redisUrl: z.ZodType<string, string> = z.string().refine((v) => {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be a redis:// or rediss:// URL');
+
+const pathRoots: z.ZodType<string[], string> = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  )
+  .pipe(z.array(z.string().refine((p) => path.isAbsolute(p), 'must list absolute directories, comma-separated')))
+  .transform((roots) => roots.map((r) => path.resolve(r)));
+
+/**
+ * Parses the service configuration from the environment, once, at start-up. Every bad value is
+ * reported in one ConfigError whose message names the variables (`FACEPIPE_MAX_PHOTO_BYTES must be
+ * an integer …`), so a misconfigured process stops before it touches Redis.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const r = new EnvReader(env);
+  const config: ServiceConfig = {
+    host: r.read('HOST', z.string(), '127.0.0.1'),
+    port: r.read('PORT', integer(0, 65535), 3000),
+    redisUrl: r.read('REDIS_URL', redisUrl, 'redis://127.0.0.1:6379', { secret: true }),
+    prefix: r.read('FACEPIPE_PREFIX', z.string().regex(/^[A-Za-z0-9_-]+$/, 'may hold only letters, digits, _ and -'), 'facepipe'),
+    dataDir: r.read('FACEPIPE_DATA_DIR', z.string().transform((p) => path.resolve(p)), path.resolve('data')),
+    apiKey: r.read<string | undefined>('FACEPIPE_API_KEY', z.string(), undefined, { secret: true }),
+    pathRoots: r.read('FACEPIPE_PATH_ROOTS', pathRoots, []),
+    allowPrivateUrls: r.read('FACEPIPE_ALLOW_PRIVATE_URLS', boolean, false),
+    maxPhotoBytes: r.read('FACEPIPE_MAX_PHOTO_BYTES', integer(1, 2 ** 31 - 1), 50 * MiB),
+    fetchTimeoutMs: r.read('FACEPIPE_FETCH_TIMEOUT_MS', integer(1, 3_600_000), 20_000),
+    metricsPort: r.read('FACEPIPE_METRICS_PORT', integer(0, 65535), 0),
+    embedBatchSize: r.read('FACEPIPE_EMBED_BATCH', integer(1, 4096), 16),
+    embedBatchWaitMs: r.read('FACEPIPE_EMBED_BATCH_WAIT_MS', integer(0, 60_000), 5),
+    clusterThreshold: r.read('FACEPIPE_CLUSTER_THRESHOLD', decimal(-1, 1), 0.45),
+    concurrency: r.read('FACEPIPE_CONCURRENCY', integer(0, 10_000), 0),
+  };
+  r.throwIfInvalid();
+  if (config.apiKey === undefined) delete config.apiKey;
+  return config;
+}

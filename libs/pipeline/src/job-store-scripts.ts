@@ -1,0 +1,139 @@
+/**
+ * The Lua scripts behind JobStore, one per operation. Each runs atomically in Redis, so counters
+ * can never be read by one process and written back by another (two matchers settling the last two
+ * photos of a job at once both see the job finish — or neither, never one of each by accident).
+ *
+ * Keys of a job (see JobStore.keys): meta hash, key zset (score = insertion sequence), results hash
+ * (photo key → PhotoResult JSON), deliveries list (webhook attempts, JSON).
+ */
+
+/** Marks a sealed job whose photos have all settled as completed; 1 the first time only. */
+const COMPLETE_IF_DONE = `
+local function completeIfDone(meta, now)
+  local v = redis.call('HMGET', meta, 'sealed', 'completed', 'total', 'done', 'failed')
+  if v[1] == '1' and v[2] == '0' and tonumber(v[4]) + tonumber(v[5]) >= tonumber(v[3]) then
+    redis.call('HSET', meta, 'completed', '1', 'finishedAt', now)
+    return 1
+  end
+  return 0
+end
+`;
+
+/**
+ * KEYS: meta, keys. ARGV: id, collection, sealed (0|1), createdAt, webhookUrl|'', webhookSecret|'', photo keys…
+ * Returns the number of distinct keys added, or -1 if the id exists already.
+ */
+export const CREATE_JOB = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local seq = 0
+for i = 7, #ARGV do
+  if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+    seq = seq + 1
+    redis.call('ZADD', KEYS[2], seq, ARGV[i])
+  end
+end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'collection', ARGV[2], 'sealed', ARGV[3], 'createdAt', ARGV[4],
+  'total', seq, 'done', 0, 'failed', 0, 'faces', 0, 'seq', seq, 'completed', '0')
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'webhookUrl', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'webhookSecret', ARGV[6]) end
+if ARGV[3] == '1' and seq == 0 then redis.call('HSET', KEYS[1], 'completed', '1', 'finishedAt', ARGV[4]) end
+return seq
+`;
+
+/**
+ * KEYS: meta, keys. ARGV: photo keys… A key already in the job is skipped (idempotent).
+ * Returns the number added, -1 no such job, -2 sealed.
+ */
+export const ADD_PHOTOS = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HGET', KEYS[1], 'sealed') == '1' then return -2 end
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+local added = 0
+for i = 1, #ARGV do
+  if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+    seq = seq + 1
+    added = added + 1
+    redis.call('ZADD', KEYS[2], seq, ARGV[i])
+  end
+end
+if added > 0 then
+  redis.call('HSET', KEYS[1], 'seq', seq)
+  redis.call('HINCRBY', KEYS[1], 'total', added)
+end
+return added
+`;
+
+/** KEYS: meta. ARGV: now. Returns 1 if this call completed the job, 0 if not, -1 no such job. */
+export const SEAL_JOB = `${COMPLETE_IF_DONE}
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'sealed', '1')
+return completeIfDone(KEYS[1], ARGV[1])
+`;
+
+/**
+ * KEYS: meta, keys, results. ARGV: photo key, status (done|failed), face count, result JSON, now.
+ * The first settle of a key counts it; a later one takes the previous result's contribution back
+ * out before adding its own, so a retried or re-run photo moves counts, never inflates them.
+ * Returns 1 if this call completed the job, 0 if not, -1 no such job, -2 key not in the job.
+ */
+export const SETTLE_PHOTO = `${COMPLETE_IF_DONE}
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return -2 end
+local prev = redis.call('HGET', KEYS[3], ARGV[1])
+if prev then
+  local p = cjson.decode(prev)
+  redis.call('HINCRBY', KEYS[1], p.status, -1)
+  redis.call('HINCRBY', KEYS[1], 'faces', 0 - #p.faces) -- not -#: Lua prints -0, which HINCRBY rejects
+end
+redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+redis.call('HINCRBY', KEYS[1], 'faces', tonumber(ARGV[3]))
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+return completeIfDone(KEYS[1], ARGV[5])
+`;
+
+/** KEYS: meta, deliveries. ARGV: delivery JSON, how many to keep. Returns 1, or -1 no such job. */
+export const RECORD_DELIVERY = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+return 1
+`;
+
+/**
+ * Read-only. KEYS: meta, keys, results. ARGV: after (sequence, exclusive), limit, scan budget.
+ * Walks keys in insertion order from the cursor, collecting settled results until `limit` are found
+ * or `budget` keys were examined (a page can be short while photos are pending; it never blocks
+ * Redis for long). Returns {next cursor or '', result JSON…}, or -1 no such job.
+ */
+export const RESULTS_PAGE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local limit = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+local out = {''}
+local found = 0
+local scanned = 0
+local last = ARGV[1]
+local exhausted = false
+while found < limit and scanned < budget do
+  local want = math.min(limit - found, budget - scanned)
+  local page = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. last, '+inf', 'WITHSCORES', 'LIMIT', 0, want)
+  local n = #page / 2
+  if n == 0 then exhausted = true break end
+  local members = {}
+  for i = 1, n do members[i] = page[2 * i - 1] end
+  local results = redis.call('HMGET', KEYS[3], unpack(members))
+  for i = 1, n do
+    if results[i] then
+      found = found + 1
+      out[found + 1] = results[i]
+    end
+  end
+  scanned = scanned + n
+  last = page[2 * n]
+  if n < want then exhausted = true break end
+end
+if not exhausted and #redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. last, '+inf', 'LIMIT', 0, 1) > 0 then
+  out[1] = last
+end
+return out
+`;

@@ -1,0 +1,176 @@
+import type { PhotoResult } from '@facepipe/contracts';
+import type { Redis } from 'ioredis';
+import { JobStore } from './job-store';
+import { PipelineError } from './pipeline-error';
+import { deleteKeys, testRedis, uniquePrefix } from './test-support';
+
+const done = (key: string, faces = 1): PhotoResult => ({
+  key,
+  status: 'done',
+  faces: Array.from({ length: faces }, (_, i) => ({ faceId: `f${key}${i}`, box: [0, 0, 10, 10], score: 0.9, quality: 0.8, personId: `person_${i}` })),
+});
+const failed = (key: string): PhotoResult => ({ key, status: 'failed', faces: [], error: { code: 'IMAGE_DECODE_FAILED', message: 'not an image' } });
+
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (err) {
+    return err instanceof PipelineError ? err.code : `not a PipelineError: ${String(err)}`;
+  }
+  return undefined;
+}
+
+describe('JobStore', () => {
+  const prefix = uniquePrefix('jobs');
+  let redis: Redis;
+  let store: JobStore;
+
+  beforeAll(() => {
+    redis = testRedis();
+    store = new JobStore(redis, prefix);
+  });
+
+  afterAll(async () => {
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  it('creates and gets a job', async () => {
+    const view = await store.create({ collection: 'c1', sealed: false });
+    expect(view.id).toMatch(/^j[0-9a-f]{24}$/);
+    expect(view).toMatchObject({ collection: 'c1', state: 'queued', sealed: false, total: 0, done: 0, failed: 0, faces: 0 });
+    expect(Date.parse(view.createdAt)).not.toBeNaN();
+    expect(view).not.toHaveProperty('webhook');
+    expect(view).not.toHaveProperty('finishedAt');
+    expect(await store.get(view.id)).toEqual(view);
+    expect(await redis.exists(`${prefix}:job:${view.id}`)).toBe(1);
+  });
+
+  it('returns null or JOB_NOT_FOUND for unknown and malformed ids', async () => {
+    expect(await store.get('j000000000000000000000000')).toBeNull();
+    expect(await store.get('../../etc')).toBeNull();
+    expect(await codeOf(store.addPhotos('j000000000000000000000000', ['a']))).toBe('JOB_NOT_FOUND');
+    expect(await codeOf(store.settlePhoto('nope', done('a')))).toBe('JOB_NOT_FOUND');
+    expect(await codeOf(store.seal('j000000000000000000000000'))).toBe('JOB_NOT_FOUND');
+    expect(await codeOf(store.results('j000000000000000000000000', { limit: 10 }))).toBe('JOB_NOT_FOUND');
+    expect(await store.webhookOf('j000000000000000000000000')).toBeNull();
+  });
+
+  it('adds photos idempotently and refuses them once sealed', async () => {
+    const { id } = await store.create({ collection: 'c', sealed: false });
+    expect(await store.addPhotos(id, ['a', 'b', 'a'])).toEqual({ added: 2 });
+    expect(await store.addPhotos(id, ['b', 'c'])).toEqual({ added: 1 });
+    expect(await store.addPhotos(id, [])).toEqual({ added: 0 });
+    expect((await store.get(id))?.total).toBe(3);
+    await store.seal(id);
+    const err = await store.addPhotos(id, ['d']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipelineError);
+    expect(err).toMatchObject({ code: 'JOB_SEALED', status: 409 });
+    expect((await store.get(id))?.total).toBe(3);
+  });
+
+  it('takes keys at creation', async () => {
+    const view = await store.create({ collection: 'c', sealed: true, keys: ['x', 'y', 'x'] });
+    expect(view).toMatchObject({ total: 2, sealed: true, state: 'queued' });
+    const empty = await store.create({ collection: 'c', sealed: true, keys: [] });
+    expect(empty.state).toBe('completed');
+    expect(empty.finishedAt).toBeDefined();
+  });
+
+  it('counts a photo once however often it settles', async () => {
+    const { id } = await store.create({ collection: 'c', sealed: false, keys: ['a', 'b'] });
+    expect(await store.settlePhoto(id, done('a', 2))).toEqual({ completedNow: false });
+    expect(await store.settlePhoto(id, done('a', 2))).toEqual({ completedNow: false });
+    expect(await store.get(id)).toMatchObject({ state: 'running', done: 1, failed: 0, faces: 2 });
+    expect(await codeOf(store.settlePhoto(id, done('never-added')))).toBe('PHOTO_NOT_IN_JOB');
+  });
+
+  it('re-settling done → failed moves the counts and keeps completion', async () => {
+    const { id } = await store.create({ collection: 'c', sealed: true, keys: ['a', 'b'] });
+    await store.settlePhoto(id, done('a', 3));
+    expect(await store.settlePhoto(id, done('b', 1))).toEqual({ completedNow: true });
+    expect(await store.get(id)).toMatchObject({ state: 'completed', done: 2, failed: 0, faces: 4 });
+    expect(await store.settlePhoto(id, failed('a'))).toEqual({ completedNow: false });
+    expect(await store.get(id)).toMatchObject({ state: 'completed', done: 1, failed: 1, faces: 1 });
+    expect(await store.settlePhoto(id, failed('b'))).toEqual({ completedNow: false });
+    expect(await store.get(id)).toMatchObject({ state: 'failed', done: 0, failed: 2, faces: 0 });
+    expect(await store.settlePhoto(id, done('a', 2))).toEqual({ completedNow: false });
+    expect(await store.get(id)).toMatchObject({ done: 1, failed: 1, faces: 2 });
+    const { items } = await store.results(id, { limit: 10 });
+    expect(items).toEqual([done('a', 2), failed('b')]);
+  });
+
+  it('reports completedNow exactly once under 200 concurrent settles, duplicates included', async () => {
+    const keys = Array.from({ length: 120 }, (_, i) => `photo-${i}`);
+    const { id } = await store.create({ collection: 'c', sealed: true, keys });
+    // 120 first settles and 80 duplicates, interleaved, on two connections.
+    const second = redis.duplicate();
+    const other = new JobStore(second, prefix);
+    const calls = [...keys, ...keys.slice(0, 80)].map((key, i) => {
+      const s = i % 2 === 0 ? store : other;
+      return s.settlePhoto(id, i % 3 === 0 && key.endsWith('7') ? failed(key) : done(key, 1));
+    });
+    const outcomes = await Promise.all(calls);
+    await second.quit();
+    expect(outcomes.filter((o) => o.completedNow)).toHaveLength(1);
+    const view = await store.get(id);
+    expect(view?.state).not.toBe('running');
+    expect(view!.done + view!.failed).toBe(120);
+    expect(view!.faces).toBe(view!.done);
+    const { items } = await store.results(id, { limit: 1000 });
+    expect(items.map((r) => r.key)).toEqual(keys);
+    expect(items.filter((r) => r.status === 'failed')).toHaveLength(view!.failed);
+  });
+
+  it('completes on seal when every photo settled before', async () => {
+    const { id } = await store.create({ collection: 'c', sealed: false, keys: ['a', 'b'] });
+    expect(await store.settlePhoto(id, done('a'))).toEqual({ completedNow: false });
+    expect(await store.settlePhoto(id, failed('b'))).toEqual({ completedNow: false });
+    expect((await store.get(id))?.state).toBe('running');
+    const sealed = await store.seal(id);
+    expect(sealed.completedNow).toBe(true);
+    expect(sealed.view).toMatchObject({ state: 'completed', sealed: true, done: 1, failed: 1 });
+    expect(sealed.view.finishedAt).toBeDefined();
+    expect((await store.seal(id)).completedNow).toBe(false);
+  });
+
+  it('pages results in insertion order with a cursor, skipping pending photos', async () => {
+    const keys = Array.from({ length: 25 }, (_, i) => `k${String(i).padStart(2, '0')}`).reverse(); // not sorted
+    const { id } = await store.create({ collection: 'c', sealed: false, keys });
+    // settle in a different order from insertion, leaving every fifth one pending
+    for (const key of [...keys].sort()) if (!key.endsWith('0') && !key.endsWith('5')) await store.settlePhoto(id, done(key));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.results(id, { cursor, limit: 7 });
+      expect(page.items.length).toBeLessThanOrEqual(7);
+      seen.push(...page.items.map((r) => r.key));
+      cursor = page.next;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(keys.filter((k) => !k.endsWith('0') && !k.endsWith('5')));
+    expect(pages).toBe(3);
+    // 20 settled: a page of 20 ends on the last settled one, but a pending key follows it.
+    expect((await store.results(id, { limit: 20 })).next).toBe('24');
+    expect(await store.results(id, { cursor: '24', limit: 20 })).toEqual({ items: [] });
+    expect((await store.results(id, { limit: 21 })).next).toBeUndefined();
+    expect(await codeOf(store.results(id, { cursor: 'garbage', limit: 5 }))).toBe('INVALID_CURSOR');
+  });
+
+  it('keeps the webhook secret out of the view and records deliveries', async () => {
+    const view = await store.create({ collection: 'c', sealed: true, webhook: { url: 'https://example.test/hook', secret: 's3cret' } });
+    expect(view.webhook).toEqual({ url: 'https://example.test/hook', deliveries: [] });
+    expect(JSON.stringify(await store.get(view.id))).not.toContain('s3cret');
+    expect(await store.webhookOf(view.id)).toEqual({ url: 'https://example.test/hook', secret: 's3cret' });
+    await store.recordDelivery(view.id, { at: '2025-01-01T00:00:00.000Z', status: null, error: 'ECONNREFUSED' });
+    await store.recordDelivery(view.id, { at: '2025-01-01T00:00:02.000Z', status: 200 });
+    expect((await store.get(view.id))?.webhook?.deliveries).toEqual([
+      { at: '2025-01-01T00:00:00.000Z', status: null, error: 'ECONNREFUSED' },
+      { at: '2025-01-01T00:00:02.000Z', status: 200 },
+    ]);
+    const plain = await store.create({ collection: 'c', sealed: false, webhook: { url: 'https://example.test/h2' } });
+    expect(await store.webhookOf(plain.id)).toEqual({ url: 'https://example.test/h2' });
+    expect(await store.webhookOf((await store.create({ collection: 'c', sealed: false })).id)).toBeNull();
+  });
+});

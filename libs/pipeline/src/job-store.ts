@@ -1,0 +1,204 @@
+import type { JobView, PhotoResult } from '@facepipe/contracts';
+import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { ADD_PHOTOS, CREATE_JOB, RECORD_DELIVERY, RESULTS_PAGE, SEAL_JOB, SETTLE_PHOTO } from './job-store-scripts';
+import { PipelineError } from './pipeline-error';
+
+export interface CreateJobInput {
+  collection: string;
+  /** Sealed: no photos will be added later, so the job completes when the given ones settle. */
+  sealed: boolean;
+  webhook?: { url: string; secret?: string };
+  /** Photos to register atomically with the job (duplicates collapse). */
+  keys?: string[];
+}
+
+export interface WebhookDelivery {
+  at: string;
+  status: number | null;
+  error?: string;
+}
+
+/** The ioredis commands that `defineCommand` adds for the scripts. */
+interface JobStoreCommands {
+  facepipeJobCreate(meta: string, keys: string, ...args: string[]): Promise<number>;
+  facepipeJobAddPhotos(meta: string, keys: string, ...photoKeys: string[]): Promise<number>;
+  facepipeJobSeal(meta: string, now: string): Promise<number>;
+  facepipeJobSettle(meta: string, keys: string, results: string, ...args: string[]): Promise<number>;
+  facepipeJobRecordDelivery(meta: string, deliveries: string, json: string, keep: string): Promise<number>;
+  facepipeJobResults(meta: string, keys: string, results: string, after: string, limit: string, budget: string): Promise<number | string[]>;
+}
+
+const JOB_ID = /^j[0-9a-f]{24}$/;
+/** Deliveries kept per job: the view shows recent attempts, not a full audit log. */
+export const MAX_DELIVERIES = 50;
+export const MAX_RESULTS_PAGE = 1_000;
+
+/**
+ * Batch jobs in Redis: the record of an ingest request, counting its photos as they settle and
+ * noticing — exactly once — when the last one has. Every mutation is one Lua script (see
+ * job-store-scripts.ts): nothing is read in Node and written back.
+ *
+ * Keys: `<prefix>:job:<id>` (hash: metadata and counters), `…:keys` (zset: photo keys, score =
+ * insertion order), `…:results` (hash: photo key → PhotoResult JSON), `…:deliveries` (list: JSON).
+ */
+export class JobStore {
+  private readonly redis: Redis & JobStoreCommands;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+  ) {
+    // defineCommand loads each script by SHA on first use and re-sends it after a SCRIPT FLUSH.
+    redis.defineCommand('facepipeJobCreate', { numberOfKeys: 2, lua: CREATE_JOB });
+    redis.defineCommand('facepipeJobAddPhotos', { numberOfKeys: 2, lua: ADD_PHOTOS });
+    redis.defineCommand('facepipeJobSeal', { numberOfKeys: 1, lua: SEAL_JOB });
+    redis.defineCommand('facepipeJobSettle', { numberOfKeys: 3, lua: SETTLE_PHOTO });
+    redis.defineCommand('facepipeJobRecordDelivery', { numberOfKeys: 2, lua: RECORD_DELIVERY });
+    redis.defineCommand('facepipeJobResults', { numberOfKeys: 3, lua: RESULTS_PAGE });
+    this.redis = redis as Redis & JobStoreCommands;
+  }
+
+  /** The Redis keys of a job. */
+  keys(id: string): { meta: string; keys: string; results: string; deliveries: string } {
+    const meta = `${this.prefix}:job:${id}`;
+    return { meta, keys: `${meta}:keys`, results: `${meta}:results`, deliveries: `${meta}:deliveries` };
+  }
+
+  /**
+   * A new job with id 'j' + 24 random hex digits. A job created sealed with no keys is complete at
+   * once (its view says so; there is no settle to report it).
+   */
+  async create(input: CreateJobInput): Promise<JobView> {
+    for (;;) {
+      const id = `j${randomBytes(12).toString('hex')}`;
+      const k = this.keys(id);
+      const args = [id, input.collection, input.sealed ? '1' : '0', new Date().toISOString(), input.webhook?.url ?? '', input.webhook?.secret ?? ''];
+      const added = await this.redis.facepipeJobCreate(k.meta, k.keys, ...args, ...(input.keys ?? []));
+      if (added >= 0) return (await this.get(id))!;
+      // -1: 96 random bits collided with an existing job; draw again.
+    }
+  }
+
+  async get(id: string): Promise<JobView | null> {
+    if (!JOB_ID.test(id)) return null;
+    const k = this.keys(id);
+    // MULTI: the counters and the deliveries come from the same instant.
+    const res = await this.redis.multi().hgetall(k.meta).lrange(k.deliveries, 0, -1).exec();
+    const [metaRes, deliveriesRes] = res ?? [];
+    if (metaRes?.[0]) throw metaRes[0];
+    if (deliveriesRes?.[0]) throw deliveriesRes[0];
+    const h = metaRes?.[1] as Record<string, string> | undefined;
+    if (!h || !h.id) return null;
+    return toView(h, (deliveriesRes?.[1] as string[]).map((d) => JSON.parse(d) as WebhookDelivery));
+  }
+
+  /** Adds photos to an open job. Keys already in the job are ignored, so a retried request is harmless. */
+  async addPhotos(id: string, keys: string[]): Promise<{ added: number }> {
+    const k = this.keys(this.checkId(id));
+    const added = await this.redis.facepipeJobAddPhotos(k.meta, k.keys, ...keys);
+    if (added === -1) throw jobNotFound(id);
+    if (added === -2) throw new PipelineError('JOB_SEALED', `job ${id} is sealed: no more photos can be added`);
+    return { added };
+  }
+
+  /** No more photos will come. If all have settled already, this completes the job (completedNow). */
+  async seal(id: string): Promise<{ view: JobView; completedNow: boolean }> {
+    const k = this.keys(this.checkId(id));
+    const r = await this.redis.facepipeJobSeal(k.meta, new Date().toISOString());
+    if (r === -1) throw jobNotFound(id);
+    const view = await this.get(id);
+    if (!view) throw jobNotFound(id);
+    return { view, completedNow: r === 1 };
+  }
+
+  /**
+   * Records a photo's outcome. Counts move once per photo however often it settles (a matcher
+   * retry, a re-run): a later settle replaces the result and shifts the counts by the difference.
+   * `completedNow` is true for exactly one call per job: the one that settles the last photo of a
+   * sealed job (or see `seal`).
+   */
+  async settlePhoto(id: string, result: PhotoResult): Promise<{ completedNow: boolean }> {
+    const k = this.keys(this.checkId(id));
+    if (result.status !== 'done' && result.status !== 'failed') throw new TypeError(`invalid photo status ${String(result.status)}`);
+    const r = await this.redis.facepipeJobSettle(
+      k.meta,
+      k.keys,
+      k.results,
+      result.key,
+      result.status,
+      String(result.faces.length),
+      JSON.stringify(result),
+      new Date().toISOString(),
+    );
+    if (r === -1) throw jobNotFound(id);
+    if (r === -2) throw new PipelineError('PHOTO_NOT_IN_JOB', `photo ${JSON.stringify(result.key)} was never added to job ${id}`);
+    return { completedNow: r === 1 };
+  }
+
+  /**
+   * Settled results in the order their keys were added. Pass `next` back as `cursor` for the
+   * following page; no `next` means the end. A page may hold fewer than `limit` items while photos
+   * are still pending. `limit` is clamped to 1…1000.
+   */
+  async results(id: string, opts: { cursor?: string; limit: number }): Promise<{ items: PhotoResult[]; next?: string }> {
+    const k = this.keys(this.checkId(id));
+    const cursor = opts.cursor ?? '0';
+    if (!/^\d{1,15}$/.test(cursor)) throw new PipelineError('INVALID_CURSOR', 'cursor must be a value returned as `next`');
+    const limit = Math.max(1, Math.min(MAX_RESULTS_PAGE, Math.floor(opts.limit) || 1));
+    const budget = Math.max(1_000, limit * 10);
+    const r = await this.redis.facepipeJobResults(k.meta, k.keys, k.results, cursor, String(limit), String(budget));
+    if (r === -1 || !Array.isArray(r)) throw jobNotFound(id);
+    const [next, ...items] = r;
+    return { items: items.map((s) => JSON.parse(s) as PhotoResult), ...(next ? { next } : {}) };
+  }
+
+  /** The webhook target with its signing secret, which JobView never carries. */
+  async webhookOf(id: string): Promise<{ url: string; secret?: string } | null> {
+    if (!JOB_ID.test(id)) return null;
+    const [url, secret] = await this.redis.hmget(this.keys(id).meta, 'webhookUrl', 'webhookSecret');
+    if (!url) return null;
+    return secret ? { url, secret } : { url };
+  }
+
+  /** Appends a webhook attempt (the latest MAX_DELIVERIES are kept), shown in view.webhook.deliveries. */
+  async recordDelivery(id: string, d: WebhookDelivery): Promise<void> {
+    const k = this.keys(this.checkId(id));
+    const json = JSON.stringify({ at: d.at, status: d.status, ...(d.error !== undefined ? { error: d.error } : {}) });
+    const r = await this.redis.facepipeJobRecordDelivery(k.meta, k.deliveries, json, String(MAX_DELIVERIES));
+    if (r === -1) throw jobNotFound(id);
+  }
+
+  /** Ids come from URLs: one that cannot be ours must not reach a key name. */
+  private checkId(id: string): string {
+    if (!JOB_ID.test(id)) throw jobNotFound(id);
+    return id;
+  }
+}
+
+function jobNotFound(id: string): PipelineError {
+  return new PipelineError('JOB_NOT_FOUND', `job ${JSON.stringify(id.slice(0, 80))} does not exist`);
+}
+
+/**
+ * State is derived, not stored: queued until a photo settles, running until sealed and all
+ * settled, then completed — or failed when every photo of a non-empty job failed.
+ */
+function toView(h: Record<string, string>, deliveries: WebhookDelivery[]): JobView {
+  const total = Number(h.total), done = Number(h.done), failed = Number(h.failed);
+  const completed = h.completed === '1';
+  const state: JobView['state'] = completed ? (total > 0 && failed === total ? 'failed' : 'completed') : done + failed > 0 ? 'running' : 'queued';
+  return {
+    id: h.id,
+    collection: h.collection,
+    state,
+    sealed: h.sealed === '1',
+    total,
+    done,
+    failed,
+    faces: Number(h.faces),
+    createdAt: h.createdAt,
+    ...(h.finishedAt ? { finishedAt: h.finishedAt } : {}),
+    ...(h.webhookUrl ? { webhook: { url: h.webhookUrl, deliveries } } : {}),
+  };
+}

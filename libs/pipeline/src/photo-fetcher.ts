@@ -1,0 +1,212 @@
+import type { PhotoSource } from '@facepipe/contracts';
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import net, { type LookupFunction } from 'node:net';
+import path from 'node:path';
+import { isPublicAddress, safeLookup, type Resolver } from './address-policy';
+import type { BlobStore } from './blob-store';
+import { PipelineError, errorMessage } from './pipeline-error';
+
+export interface PhotoFetcherOptions {
+  blobs: BlobStore;
+  /** Absolute directories that `path` sources may read from (after resolving symlinks). */
+  pathRoots: string[];
+  allowPrivateUrls: boolean;
+  maxBytes: number;
+  /** For a URL source: the whole fetch, redirects and body included. */
+  timeoutMs: number;
+  /** Tests only: a stand-in for `dns.lookup`. */
+  resolve?: Resolver;
+  /** Tests only: a stand-in for `isPublicAddress` (ignored when allowPrivateUrls is set). */
+  isAllowedAddress?: (ip: string) => boolean;
+}
+
+export const MAX_REDIRECTS = 3;
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+type Hop = { body: Buffer } | { location: string };
+
+/**
+ * Turns a photo reference into its bytes, refusing what a client must not be able to reach: files
+ * outside the configured roots, and URLs that lead (directly, through DNS or via a redirect) to
+ * loopback, private, link-local or metadata addresses — the classic SSRF targets.
+ */
+export class PhotoFetcher {
+  private readonly lookup: LookupFunction;
+  private readonly isAllowed: (ip: string) => boolean;
+
+  constructor(private readonly opts: PhotoFetcherOptions) {
+    this.isAllowed = opts.allowPrivateUrls ? () => true : (opts.isAllowedAddress ?? isPublicAddress);
+    this.lookup = safeLookup(opts.allowPrivateUrls, { resolve: opts.resolve, isAllowed: this.isAllowed });
+  }
+
+  fetch(source: PhotoSource): Promise<Buffer> {
+    switch (source.kind) {
+      case 'blob':
+        return this.opts.blobs.read(source.blobId);
+      case 'path':
+        return this.fetchPath(source.path);
+      case 'url':
+        return this.fetchUrl(source.url);
+    }
+  }
+
+  private async fetchPath(requested: string): Promise<Buffer> {
+    const roots = this.opts.pathRoots;
+    if (roots.length === 0) throw notAllowedPath('path sources are disabled (FACEPIPE_PATH_ROOTS is empty)');
+    if (!path.isAbsolute(requested)) throw notAllowedPath('a path source must be absolute');
+    const realRoots = (await Promise.all(roots.map((r) => fs.realpath(r).catch(() => null)))).filter((r): r is string => r !== null);
+    // First the path as written (`..` collapsed), so nothing is learnt about files outside the
+    // roots, not even whether they exist …
+    const lexical = path.resolve(requested);
+    if (![...roots, ...realRoots].some((root) => isInside(root, lexical))) throw notAllowedPath('the path is outside the allowed roots');
+    let real: string;
+    try {
+      real = await fs.realpath(lexical);
+    } catch (err) {
+      if (isMissing(err)) throw new PipelineError('PATH_NOT_FOUND', 'no such file');
+      throw notAllowedPath('the path cannot be resolved', err);
+    }
+    // … then where it really leads: a symlink inside a root must not point out of it.
+    if (!realRoots.some((root) => isInside(root, real))) throw notAllowedPath('the path resolves outside the allowed roots');
+    let file: fs.FileHandle;
+    try {
+      // O_NOFOLLOW: the resolved path has no symlink left, so one appearing now is a swap.
+      file = await fs.open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    } catch (err) {
+      if (isMissing(err)) throw new PipelineError('PATH_NOT_FOUND', 'no such file');
+      throw notAllowedPath('the file cannot be opened', err);
+    }
+    try {
+      const stat = await file.stat();
+      if (!stat.isFile()) throw new PipelineError('PATH_NOT_FOUND', 'not a regular file');
+      if (stat.size > this.opts.maxBytes) throw tooLarge(this.opts.maxBytes);
+      const data = await file.readFile();
+      if (data.length > this.opts.maxBytes) throw tooLarge(this.opts.maxBytes); // grew meanwhile
+      return data;
+    } finally {
+      await file.close();
+    }
+  }
+
+  private async fetchUrl(raw: string): Promise<Buffer> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.opts.timeoutMs);
+    try {
+      let url = parseHttpUrl(raw);
+      for (let redirects = 0; ; redirects++) {
+        const hop = await this.get(url, controller.signal);
+        if ('body' in hop) return hop.body;
+        if (redirects === MAX_REDIRECTS) throw new PipelineError('URL_FETCH_FAILED', `more than ${MAX_REDIRECTS} redirects`);
+        url = parseHttpUrl(resolveLocation(hop.location, url)); // every hop is checked again
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One HTTP GET: a body, a redirect, or a typed error. */
+  private get(url: URL, signal: AbortSignal): Promise<Hop> {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    // Sockets do not call `lookup` for IP literals, so those are checked here.
+    if (net.isIP(host) && !this.isAllowed(host)) {
+      return Promise.reject(new PipelineError('URL_NOT_ALLOWED', `${host} is a private or reserved address`));
+    }
+    const timedOut = () => new PipelineError('URL_FETCH_FAILED', `no complete answer within ${this.opts.timeoutMs} ms`);
+    const max = this.opts.maxBytes;
+    return new Promise<Hop>((resolve, reject) => {
+      let settled = false;
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        req.destroy();
+        if (signal.aborted) reject(timedOut());
+        else if (err instanceof PipelineError) reject(err);
+        else reject(new PipelineError('URL_FETCH_FAILED', `${url.host}: ${errorMessage(err)}`, { cause: err }));
+      };
+      const succeed = (hop: Hop) => {
+        if (settled) return;
+        settled = true;
+        resolve(hop);
+      };
+      const client = url.protocol === 'https:' ? https : http;
+      // agent: false — a pooled socket would skip the lookup check, and a shared agent could hand
+      // this request a socket that a laxer PhotoFetcher opened.
+      const req = client.request(url, {
+        method: 'GET',
+        agent: false,
+        lookup: this.lookup,
+        signal,
+        headers: { 'user-agent': 'facepipe', accept: 'image/*' },
+      });
+      req.on('error', fail);
+      req.on('response', (res: IncomingMessage) => {
+        res.on('error', fail);
+        const remote = res.socket?.remoteAddress;
+        if (remote && !this.isAllowed(remote)) return fail(new PipelineError('URL_NOT_ALLOWED', `connected to a private address`));
+        const status = res.statusCode ?? 0;
+        if (REDIRECTS.has(status) && res.headers.location) {
+          succeed({ location: res.headers.location });
+          return req.destroy(); // a redirect's body is of no interest
+        }
+        if (status < 200 || status > 299) {
+          return fail(new PipelineError('URL_FETCH_FAILED', `${url.host} answered HTTP ${status}`));
+        }
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > max) return fail(tooLarge(max));
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > max) return fail(tooLarge(max)); // stop reading: the rest is never downloaded
+          chunks.push(chunk);
+        });
+        res.on('end', () => succeed({ body: Buffer.concat(chunks, size) }));
+        res.on('close', () => {
+          if (!res.complete) fail(new Error('connection closed before the body was complete'));
+        });
+      });
+      req.end();
+    });
+  }
+}
+
+/** Only http and https: `file:`, `ftp:`, `gopher:` … are refused whatever the address. */
+function parseHttpUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new PipelineError('URL_NOT_ALLOWED', 'not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new PipelineError('URL_NOT_ALLOWED', `scheme ${url.protocol} is not allowed`);
+  return url;
+}
+
+function resolveLocation(location: string, base: URL): string {
+  try {
+    return new URL(location, base).toString();
+  } catch {
+    throw new PipelineError('URL_FETCH_FAILED', `${base.host} redirected to an invalid URL`);
+  }
+}
+
+/** `child` is `root` itself or below it (`root/../x` and `root-other/x` are not). */
+function isInside(root: string, child: string): boolean {
+  const rel = path.relative(root, child);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function notAllowedPath(message: string, cause?: unknown): PipelineError {
+  return new PipelineError('PATH_NOT_ALLOWED', message, { cause });
+}
+
+function tooLarge(maxBytes: number): PipelineError {
+  return new PipelineError('PHOTO_TOO_LARGE', `photo is larger than ${maxBytes} bytes`);
+}

@@ -1,0 +1,158 @@
+import { QUEUES } from '@facepipe/contracts';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { buildSync } from 'esbuild';
+import type { Redis } from 'ioredis';
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from './config';
+import { createLogger } from './logger';
+import { Queues } from './queues';
+import { deleteKeys, freePort, testRedis, testRedisUrl, uniquePrefix, waitFor } from './test-support';
+import { runStage, type StageHandle } from './worker-runtime';
+
+const REPO = path.resolve(__dirname, '../../..');
+
+async function get(port: number, p: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${p}`);
+  return { status: res.status, body: await res.text() };
+}
+
+describe('runStage', () => {
+  const prefix = uniquePrefix('stage');
+  let redis: Redis;
+  let queues: Queues;
+
+  beforeAll(() => {
+    redis = testRedis();
+    queues = new Queues(redis, prefix);
+  });
+
+  afterAll(async () => {
+    await queues.close();
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  describe('in process', () => {
+    let stage: StageHandle;
+    let ready = true;
+    const logLines: string[] = [];
+    const processed: Array<Job<{ n: number }>> = [];
+
+    beforeAll(async () => {
+      const port = await freePort();
+      const config = loadConfig({ REDIS_URL: testRedisUrl(), FACEPIPE_PREFIX: prefix, FACEPIPE_METRICS_PORT: String(port) });
+      stage = await runStage<{ n: number }>({
+        stage: 'embedder',
+        queue: QUEUES.embed,
+        config,
+        concurrency: 4,
+        handleSignals: false,
+        logger: createLogger('embedder', { write: (l: string) => logLines.push(l) }),
+        ready: async () => ready,
+        process: async (job) => {
+          if (job.data.n < 0) throw new UnrecoverableError('negative');
+          processed.push(job);
+          return { double: job.data.n * 2 };
+        },
+      });
+      expect(stage.metricsPort).toBe(port);
+    });
+
+    afterAll(async () => {
+      await stage.close();
+    });
+
+    it('processes the jobs of its queue', async () => {
+      const embed = queues.get('embed');
+      const jobs = await Promise.all([1, 2, 3, 4, 5].map((n) => embed.add('e', { n }, { removeOnComplete: false })));
+      await waitFor(async () => (await embed.getCompletedCount()) === 5);
+      for (const job of jobs) expect((await embed.getJob(job.id!))?.returnvalue).toEqual({ double: job.data.n * 2 });
+      await embed.add('bad', { n: -1 }, { attempts: 1 });
+      await waitFor(async () => (await embed.getFailedCount()) === 1);
+      expect(logLines.map((l) => JSON.parse(l) as { msg: string; level: string; stage: string }).find((l) => l.msg === 'job failed')).toMatchObject({
+        level: 'error',
+        stage: 'embedder',
+      });
+    });
+
+    it('answers /healthz and /readyz', async () => {
+      expect(await get(stage.metricsPort, '/healthz')).toEqual({ status: 200, body: '{"status":"ok"}' });
+      expect((await get(stage.metricsPort, '/readyz')).status).toBe(200);
+      ready = false;
+      expect(await get(stage.metricsPort, '/readyz')).toEqual({ status: 503, body: '{"status":"not ready"}' });
+      ready = true;
+      expect((await get(stage.metricsPort, '/nope')).status).toBe(404);
+    });
+
+    it('serves Prometheus metrics with job counts, latencies and queue depths', async () => {
+      await queues.get('match').add('m', { x: 1 }, { priority: 1 });
+      const { status, body } = await get(stage.metricsPort, '/metrics');
+      expect(status).toBe(200);
+      expect(body).toMatch(/^facepipe_jobs_total\{outcome="completed",stage="embedder"\} 5$/m);
+      expect(body).toMatch(/^facepipe_jobs_total\{outcome="failed",stage="embedder"\} 1$/m);
+      expect(body).toMatch(/^facepipe_stage_seconds_count\{stage="embedder"\} 6$/m);
+      expect(body).toMatch(/^facepipe_queue_depth\{queue="match",state="prioritized",stage="embedder"\} 1$/m);
+      expect(body).toMatch(/^facepipe_queue_depth\{queue="embed",state="failed",stage="embedder"\} 1$/m);
+      expect(body).toContain('process_cpu_seconds_total');
+    });
+  });
+
+  it('drains on SIGTERM: the job in progress finishes and the process exits 0', async () => {
+    const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facepipe-child-'));
+    const outfile = path.join(outDir, 'sigterm-child.js');
+    buildSync({
+      entryPoints: [path.join(__dirname, 'testing', 'sigterm-child.ts')],
+      bundle: true,
+      platform: 'node',
+      packages: 'external',
+      outfile,
+      tsconfig: path.join(REPO, 'tsconfig.base.json'),
+      logLevel: 'silent',
+    });
+    const port = await freePort();
+    const child = spawn(process.execPath, [outfile], {
+      env: {
+        ...process.env,
+        NODE_PATH: path.join(REPO, 'node_modules'), // the bundle lives in a temp dir; its packages do not
+        REDIS_URL: testRedisUrl(),
+        FACEPIPE_PREFIX: prefix,
+        FACEPIPE_METRICS_PORT: String(port),
+        CHILD_JOB_MS: '1500',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    try {
+      await waitFor(() => out.includes('"msg":"started"') || child.exitCode !== null, 15_000);
+      expect(err).toBe('');
+      const detect = queues.get('detect');
+      const job = await detect.add('d', { n: 7 }, { removeOnComplete: false });
+      await waitFor(() => out.includes('"msg":"child job running"'), 10_000);
+      expect((await get(port, '/readyz')).status).toBe(200);
+      child.kill('SIGTERM');
+      const { code, signal } = await exited;
+      expect({ code, signal, err }).toEqual({ code: 0, signal: null, err: '' });
+      const done = await detect.getJob(job.id!);
+      expect(await done?.getState()).toBe('completed');
+      expect(done?.returnvalue).toEqual({ n: 7, finished: true });
+      const msgs = out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(msgs).toEqual(expect.arrayContaining(['started', 'signal received', 'child job running', 'stopped']));
+      expect(msgs.indexOf('stopped')).toBeGreaterThan(msgs.indexOf('signal received'));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await fs.rm(outDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});

@@ -1,0 +1,156 @@
+import type { QueueName } from '@facepipe/contracts';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { isLastAttempt } from './completion';
+import type { ServiceConfig } from './config';
+import { HealthServer } from './health-server';
+import { createLogger, type Logger } from './logger';
+import { createMetrics, type Metrics } from './metrics';
+import { Queues } from './queues';
+import { checkRedis, createRedis } from './redis';
+
+export type StageName = 'detector' | 'embedder' | 'matcher' | 'notifier';
+
+/** Metrics ports when FACEPIPE_METRICS_PORT is 0: fixed per stage so one host can run them all. */
+export const STAGE_METRICS_PORTS: Record<StageName, number> = { detector: 9101, embedder: 9102, matcher: 9103, notifier: 9104 };
+
+export interface StageOptions<T> {
+  stage: StageName;
+  queue: QueueName;
+  config: ServiceConfig;
+  concurrency: number;
+  process(job: Job<T>): Promise<unknown>;
+  /** e.g. models loaded; /readyz is 503 while false. */
+  ready?(): Promise<boolean>;
+  /** Runs after the last active job has finished, before Redis is closed. */
+  onClose?(): Promise<void>;
+  /** The process's metrics, when the stage records its own (batch sizes, model time) too. */
+  metrics?: Metrics;
+  logger?: Logger;
+  /** Install SIGTERM/SIGINT handlers that drain and exit (default true; tests embed stages). */
+  handleSignals?: boolean;
+}
+
+export interface StageHandle {
+  /** Drains: stop taking jobs, wait for active ones, close everything. Idempotent. */
+  close(): Promise<void>;
+  /** The port /healthz, /readyz and /metrics listen on. */
+  metricsPort: number;
+  worker: Worker;
+}
+
+/**
+ * What every stage process runs: a BullMQ worker over the stage's queue, probes and metrics over
+ * HTTP, JSON logs, and a graceful drain on SIGTERM (Kubernetes' stop signal) or SIGINT — nothing new
+ * is taken, in-flight jobs finish (a job cut off here would only be retried after its lock
+ * expired), connections close, the process exits 0.
+ */
+export async function runStage<T>(opts: StageOptions<T>): Promise<StageHandle> {
+  const { config, stage } = opts;
+  const logger = opts.logger ?? createLogger(stage);
+  const metrics = opts.metrics ?? createMetrics(stage);
+  await checkRedis(config.redisUrl); // fail fast, with advice, rather than retry silently forever
+
+  const connection = createRedis(config.redisUrl, stage);
+  const queues = new Queues(connection, config.prefix);
+  const health = new HealthServer({
+    host: config.host,
+    port: config.metricsPort || STAGE_METRICS_PORTS[stage],
+    registry: metrics.registry,
+    logger,
+    ready: async () => {
+      if (connection.status !== 'ready' || (await connection.ping()) !== 'PONG') return false;
+      return opts.ready ? opts.ready() : true;
+    },
+    beforeScrape: async () => {
+      const depths = await queues.depths();
+      for (const [queue, counts] of Object.entries(depths)) {
+        for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, n);
+      }
+    },
+  });
+  let metricsPort: number;
+  try {
+    metricsPort = await health.listen();
+  } catch (err) {
+    connection.disconnect();
+    throw err;
+  }
+
+  const worker = new Worker<T>(opts.queue, (job) => processJob(job, opts, metrics, logger), {
+    connection,
+    prefix: config.prefix,
+    concurrency: Math.max(1, opts.concurrency),
+  });
+  worker.on('error', (err) => logger.error('worker error', { error: err }));
+  worker.on('stalled', (jobId) => logger.warn('job stalled; it will run again', { jobId }));
+  try {
+    await worker.waitUntilReady();
+  } catch (err) {
+    await worker.close(true).catch(() => undefined);
+    await health.close();
+    connection.disconnect();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      health.setDraining();
+      logger.info('draining: no new jobs, waiting for active ones');
+      let failure: unknown;
+      await worker.close().catch((err: unknown) => (failure ??= err));
+      await opts.onClose?.().catch((err: unknown) => (failure ??= err));
+      await queues.close().catch((err: unknown) => (failure ??= err));
+      await connection.quit().catch(() => connection.disconnect());
+      await health.close();
+      removeSignalHandlers();
+      if (failure) throw failure;
+      logger.info('stopped');
+    })());
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      // `npm start` under a terminal sends both SIGINT (Ctrl-C) and SIGTERM: one drain is enough.
+      logger.info('already draining', { signal });
+      return;
+    }
+    logger.info('signal received', { signal });
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown failed', { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  const removeSignalHandlers = () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+  if (opts.handleSignals !== false) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+
+  logger.info('started', { queue: opts.queue, concurrency: opts.concurrency, metricsPort });
+  return { close, metricsPort, worker };
+}
+
+/** One job through the stage's processor, timed and counted. */
+async function processJob<T>(job: Job<T>, opts: StageOptions<T>, metrics: Metrics, logger: Logger): Promise<unknown> {
+  const endTimer = metrics.stageSeconds.startTimer();
+  try {
+    const result = await opts.process(job);
+    metrics.jobs.inc({ outcome: 'completed' });
+    return result;
+  } catch (err) {
+    const final = err instanceof UnrecoverableError || isLastAttempt(job);
+    metrics.jobs.inc({ outcome: final ? 'failed' : 'retried' });
+    const fields = { jobId: job.id, attempt: job.attemptsMade + 1, error: err };
+    if (final) logger.error('job failed', fields);
+    else logger.warn('job attempt failed; it will be retried', fields);
+    throw err;
+  } finally {
+    endTimer();
+  }
+}
