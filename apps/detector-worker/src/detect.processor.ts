@@ -40,7 +40,7 @@ export class DetectProcessor {
       };
     } catch (err) {
       if (!isPermanent(err) && !isLastAttempt(job)) throw err; // transient: let BullMQ retry
-      const error = toErrorInfo(err);
+      const error = err instanceof PipelineError ? err.toInfo() : toErrorInfo(err);
       await settlePhoto(this.queues, this.jobs, data.jobId, { key: data.key, status: 'failed', faces: [], error });
       return { failed: error.code };
     }

@@ -7,7 +7,7 @@ import { DetectProcessor } from './detect.processor';
 /** detector-worker: one process of the detect stage (scale it with replicas). */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const engine = await FaceEngine.create({ intraOpThreads: Number(process.env.FACEPIPE_THREADS ?? 1) });
+  const engine = await FaceEngine.create({ intraOpThreads: config.threads, executionProvider: config.executionProvider });
   const redis = createRedis(config.redisUrl, 'detector');
   const queues = new Queues(redis, config.prefix);
   const fetcher = new PhotoFetcher({

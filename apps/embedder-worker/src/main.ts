@@ -8,8 +8,8 @@ import { EmbedProcessor } from './embed.processor';
 async function main(): Promise<void> {
   const config = loadConfig();
   const engine = await FaceEngine.create({
-    intraOpThreads: Number(process.env.FACEPIPE_THREADS ?? 1),
-    executionProvider: process.env.FACEPIPE_EXECUTION_PROVIDER === 'cuda' ? 'cuda' : 'cpu',
+    intraOpThreads: config.threads,
+    executionProvider: config.executionProvider,
   });
   const redis = createRedis(config.redisUrl, 'embedder');
   const queues = new Queues(redis, config.prefix);

@@ -17,8 +17,10 @@ describe('loadConfig', () => {
       metricsPort: 0,
       embedBatchSize: 16,
       embedBatchWaitMs: 5,
-      clusterThreshold: 0.45,
+      clusterThreshold: 0.5,
       concurrency: 0,
+      threads: 1,
+      executionProvider: 'cpu',
     });
   });
 
@@ -37,8 +39,10 @@ describe('loadConfig', () => {
       FACEPIPE_METRICS_PORT: '9200',
       FACEPIPE_EMBED_BATCH: '32',
       FACEPIPE_EMBED_BATCH_WAIT_MS: '0',
-      FACEPIPE_CLUSTER_THRESHOLD: '0.5',
+      FACEPIPE_CLUSTER_THRESHOLD: '0.6',
       FACEPIPE_CONCURRENCY: '4',
+      FACEPIPE_THREADS: '2',
+      FACEPIPE_EXECUTION_PROVIDER: 'cuda',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -54,8 +58,10 @@ describe('loadConfig', () => {
       metricsPort: 9200,
       embedBatchSize: 32,
       embedBatchWaitMs: 0,
-      clusterThreshold: 0.5,
+      clusterThreshold: 0.6,
       concurrency: 4,
+      threads: 2,
+      executionProvider: 'cuda',
     });
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '0' }).allowPrivateUrls).toBe(false);
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '1' }).allowPrivateUrls).toBe(true);
@@ -70,6 +76,8 @@ describe('loadConfig', () => {
 
   it.each([
     ['PORT', 'eighty'],
+    ['FACEPIPE_THREADS', '0'],
+    ['FACEPIPE_EXECUTION_PROVIDER', 'tpu'],
     ['PORT', '70000'],
     ['REDIS_URL', 'http://localhost:6379'],
     ['REDIS_URL', 'not a url'],

@@ -33,6 +33,10 @@ export interface ServiceConfig {
   clusterThreshold: number;
   /** FACEPIPE_CONCURRENCY: 0 = the stage's own default. */
   concurrency: number;
+  /** FACEPIPE_THREADS: onnxruntime intra-op threads per model in a worker process. */
+  threads: number;
+  /** FACEPIPE_EXECUTION_PROVIDER: cpu, or cuda with the CUDA build of onnxruntime-node. */
+  executionProvider: 'cpu' | 'cuda';
 }
 
 const MiB = 1024 * 1024;
@@ -99,8 +103,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     metricsPort: r.read('FACEPIPE_METRICS_PORT', integer(0, 65535), 0),
     embedBatchSize: r.read('FACEPIPE_EMBED_BATCH', integer(1, 4096), 16),
     embedBatchWaitMs: r.read('FACEPIPE_EMBED_BATCH_WAIT_MS', integer(0, 60_000), 5),
-    clusterThreshold: r.read('FACEPIPE_CLUSTER_THRESHOLD', decimal(-1, 1), 0.45),
+    // Stricter than the verification threshold (0.34 at FAR 1e-3): a face is compared with the
+    // whole collection, so false merges grow with its size, and a wrong merge is worse than a split.
+    clusterThreshold: r.read('FACEPIPE_CLUSTER_THRESHOLD', decimal(-1, 1), 0.5),
     concurrency: r.read('FACEPIPE_CONCURRENCY', integer(0, 10_000), 0),
+    threads: r.read('FACEPIPE_THREADS', integer(1, 256), 1),
+    executionProvider: r.read('FACEPIPE_EXECUTION_PROVIDER', z.enum(['cpu', 'cuda'], 'must be cpu or cuda'), 'cpu'),
   };
   r.throwIfInvalid();
   if (config.apiKey === undefined) delete config.apiKey;

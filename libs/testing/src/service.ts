@@ -3,13 +3,19 @@
  * runs) with its own port, Redis key prefix and data directory, and cleans up only what it owns.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 
-export const ROOT = path.resolve(__dirname, '../../..');
+/** The repository root: the nearest folder up holding tools/start.mjs (this file is also bundled into dist/). */
+export const ROOT = (() => {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'tools/start.mjs'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`cannot find the repository root above ${__dirname}`);
+  }
+})();
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface RunningService {

@@ -213,6 +213,50 @@ describe('facepipe ingest (against a fake gateway)', () => {
     expect(r.stdout).not.toContain('Summary');
   });
 
+  it('a rerun after Ctrl-C waits for the earlier job, records what it finished, and sends only the rest', async () => {
+    const hold = new Set(['b/d/e.jpg']);
+    const gw = await startGateway({ pathRoots: [tmp], hold });
+    const stop = new AbortController();
+    const first = ingest(['--collection', 'c'], { signal: stop.signal });
+    for (let i = 0; i < 500 && (readFileSafe(stateFile).match(/"status":"done"/g)?.length ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    expect((await first).code).toBe(130);
+    expect(stateKeys()).toEqual(['a.jpg', 'b/c.png']);
+
+    setTimeout(() => hold.delete('b/d/e.jpg'), 200); // the server finishes the photo a while later
+    const again = await ingest(['--collection', 'c']);
+    expect(again.code).toBe(1); // notes.jpg, retried
+    expect(again.stdout).toContain('job j1 of an earlier run is still running; waiting for it to finish');
+    expect(again.stdout).toContain("1 photo finished by an earlier run's job after that run stopped; recorded as done");
+    expect(again.stdout).toContain('skipping 3 already done');
+    expect([...gw.jobs.get('j2')!.items.keys()]).toEqual(['notes.jpg']);
+    expect(again.stdout).toContain('photos    0 done, 1 failed, 3 skipped');
+    expect(stateKeys()).toEqual(['a.jpg', 'b/c.png', 'b/d/e.jpg']);
+    const jobs = readFileSync(stateFile, 'utf8').split('\n').filter((l) => l.includes('"job"')).map((l) => JSON.parse(l));
+    expect(jobs.map((j) => [j.job, j.finished ?? false])).toEqual([['j1', false], ['j1', true], ['j2', false], ['j2', true]]);
+  });
+
+  it("a rerun seals and catches up with a killed run's job, and forgets one the server no longer has", async () => {
+    const gw = await startGateway({ pathRoots: [tmp] });
+    gw.collections.set('c', { photos: 0, faces: 0, people: 0 });
+    // What a killed run leaves: an unsealed job with one photo, and the state file naming it.
+    const created = await fetch(`${gw.url}/v1/collections/c/photos`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [{ key: 'a.jpg', path: path.join(photos, 'a.jpg') }], seal: false }),
+    }).then((r) => r.json() as Promise<{ jobId: string }>);
+    writeFileSync(stateFile, [{ facepipeIngest: 1 }, { job: 'jgone' }, { job: created.jobId }].map((l) => JSON.stringify(l) + '\n').join(''));
+
+    const r = await ingest(['--collection', 'c']);
+    expect(r.code).toBe(1);
+    expect(gw.jobs.get(created.jobId)!.sealed).toBe(true);
+    expect(r.stdout).toContain("1 photo finished by an earlier run's job after that run stopped");
+    expect([...gw.jobs.get('j2')!.items.keys()]).toEqual(['b/c.png', 'b/d/e.jpg', 'notes.jpg']);
+    expect(r.stdout).toContain('photos    2 done, 1 failed, 1 skipped');
+    expect(stateKeys()).toEqual(['a.jpg', 'b/c.png', 'b/d/e.jpg']);
+    expect(readFileSync(stateFile, 'utf8')).toContain('{"job":"jgone","finished":true');
+  });
+
   it('records a photo that finishes late, behind the results cursor, while the job still runs', async () => {
     const hold = new Set(['a.jpg', 'notes.jpg']);
     await startGateway({ pathRoots: [tmp], hold });

@@ -88,9 +88,9 @@ class Ingest {
   private client: GatewayClient;
   private readonly progress: ProgressReporter;
   private readonly rate = new RateMeter();
-  private readonly pending: Photo[];
-  private readonly pendingKeys: Set<string>;
-  private readonly skipped: number;
+  private pending: Photo[] = [];
+  private pendingKeys = new Set<string>();
+  private skipped = 0;
   private mode: 'path' | 'upload';
   private readonly jobs: TrackedJob[] = [];
   /** The job that takes more photos; undefined before the first chunk. */
@@ -114,9 +114,6 @@ class Ingest {
   ) {
     this.client = this.newClient(io.signal);
     this.progress = new ProgressReporter(io.stdout, io.plainEveryMs ?? 5000);
-    this.pending = photos.filter((p) => !state.isDone(p.key));
-    this.pendingKeys = new Set(this.pending.map((p) => p.key));
-    this.skipped = photos.length - this.pending.length;
     this.mode = opts.mode === 'upload' ? 'upload' : 'path';
   }
 
@@ -126,24 +123,29 @@ class Ingest {
       this.info(`no photos in ${opts.dir} (looked for .jpg .jpeg .png .webp .avif .tif .tiff .gif, hidden files and folders skipped)`);
       return EXIT.ok;
     }
-    this.info(
-      `${plural(this.photos.length, 'photo')} in ${opts.dir}` +
-        (this.skipped > 0 ? `; skipping ${formatCount(this.skipped)} already done (state file ${this.state.file})` : ''),
-    );
-    if (this.pending.length === 0) {
-      this.info('nothing to send');
-      this.io.stdout.write(formatSummary(this.summaryInput(await this.people().catch(() => undefined))));
-      return EXIT.ok;
-    }
+    this.info(`${plural(this.photos.length, 'photo')} in ${opts.dir}`);
     try {
-      await this.ensureCollection();
+      if (this.findPending() > 0) {
+        await this.ensureCollection();
+        // Photos an interrupted run had sent may have finished since: record them, send the rest.
+        if (this.state.unfinishedJobs().length > 0 && (await this.catchUp()) > 0) this.findPending();
+      }
+      if (this.skipped > 0) this.info(`skipping ${formatCount(this.skipped)} already done (state file ${this.state.file})`);
+      if (this.pending.length === 0) {
+        this.info('nothing to send');
+        this.io.stdout.write(formatSummary(this.summaryInput(await this.people().catch(() => undefined))));
+        return EXIT.ok;
+      }
       this.info(`sending ${plural(this.pending.length, 'photo')} to collection "${opts.collection}" at ${this.client.server}`);
       await this.submitAll();
       this.sending = false;
       await this.sealOpenJob();
       await this.waitForJobs();
       this.progress.end();
-      for (const job of this.jobs) await this.readResults(job, true);
+      for (const job of this.jobs) {
+        await this.readResults(job, true);
+        this.state.recordJobFinished(job.id);
+      }
       const people = await this.people().catch(() => undefined);
       const summary = this.summaryInput(people);
       this.warnUnmatched();
@@ -184,6 +186,64 @@ class Ingest {
       if (err instanceof ApiError && err.status === 400) throw new ServerUsageError(`collection "${name}": ${err.message}`);
       throw err;
     }
+  }
+
+  /** The photos not recorded as done yet; returns how many. */
+  private findPending(): number {
+    this.pending = this.photos.filter((p) => !this.state.isDone(p.key));
+    this.pendingKeys = new Set(this.pending.map((p) => p.key));
+    this.skipped = this.photos.length - this.pending.length;
+    return this.pending.length;
+  }
+
+  /**
+   * Catches up with the jobs of earlier runs that stopped before reading all their results (Ctrl-C,
+   * kill, lost connection): the server went on with them. A job still running is waited for — its
+   * photos are being processed, and sent again they would only fail with PHOTO_IN_PROGRESS — and
+   * one never sealed (its run was killed) is sealed. Returns how many photos became done.
+   */
+  private async catchUp(): Promise<number> {
+    let recorded = 0;
+    for (const id of this.state.unfinishedJobs()) {
+      let view: JobView;
+      try {
+        view = await this.client.job(id);
+        if (!view.sealed) {
+          await this.client.seal(id).catch((err: unknown) => {
+            if (!(err instanceof ApiError && err.code === 'JOB_SEALED')) throw err;
+          });
+          view = await this.client.job(id);
+        }
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) {
+          this.state.recordJobFinished(id); // expired on the server: nothing more to learn
+          continue;
+        }
+        throw err;
+      }
+      if (!isFinal(view)) {
+        this.info(`job ${id} of an earlier run is still running; waiting for it to finish (its photos are not sent again)`);
+        const rate = new RateMeter();
+        while (!isFinal(view)) {
+          await sleep(this.io.pollMs ?? 1000, this.io.signal);
+          this.checkAbort();
+          view = await this.client.job(id);
+          const settled = view.done + view.failed;
+          rate.add(Date.now(), settled);
+          this.progress.update({ settled, total: view.total, failed: view.failed, rate: rate.rate(), queued: view.state === 'queued' });
+        }
+        this.progress.end();
+      }
+      let cursor: string | undefined;
+      do {
+        const page = await this.client.results(id, cursor, this.io.limits?.resultsPage ?? RESULTS_PAGE);
+        recorded += this.state.recordDone(page.items.filter((r) => r.status === 'done').map((r) => r.key));
+        cursor = page.next === cursor ? undefined : page.next;
+      } while (cursor !== undefined);
+      this.state.recordJobFinished(id);
+    }
+    if (recorded > 0) this.info(`${plural(recorded, 'photo')} finished by an earlier run's job after that run stopped; recorded as done`);
+    return recorded;
   }
 
   private async people(): Promise<number | undefined> {
@@ -268,6 +328,7 @@ class Ingest {
       const { jobId } = await send({ collection: this.opts.collection }, { webhook: this.opts.webhook, seal: false });
       this.openJob = { id: jobId, sealed: false, seen: new Set(), lastFullRead: 0 };
       this.jobs.push(this.openJob);
+      this.state.recordJob(jobId);
       if (this.jobs.length === 1) this.info(`job ${jobId}`);
       return;
     }
@@ -465,7 +526,11 @@ class Ingest {
 }
 
 function finished(job: TrackedJob): boolean {
-  return job.sealed && (job.view?.state === 'completed' || job.view?.state === 'failed');
+  return job.sealed && job.view !== undefined && isFinal(job.view);
+}
+
+function isFinal(view: JobView): boolean {
+  return view.state === 'completed' || view.state === 'failed';
 }
 
 function authHint(err: ApiError): string {

@@ -60,6 +60,21 @@ describe('StateFile', () => {
     expect([...parseState(readFileSync(file, 'utf8'))]).toEqual(['a.jpg', 'c.jpg']);
   });
 
+  it('remembers the jobs created and which of them had all their results read', () => {
+    const file = path.join(tmp, 's.jsonl');
+    const s = StateFile.open(file);
+    s.recordJob('j1');
+    s.recordJob('j2');
+    s.recordJob('j1');
+    s.recordJobFinished('j1');
+    expect(s.unfinishedJobs()).toEqual(['j2']);
+    s.close();
+    const again = StateFile.open(file);
+    expect(again.unfinishedJobs()).toEqual(['j2']);
+    again.close();
+    expect(readFileSync(file, 'utf8').match(/"job"/g)).toHaveLength(3);
+  });
+
   it('reads only done lines', () => {
     const text = ['{"facepipeIngest":1}', '{"key":"x","status":"failed"}', '{"key":"y","status":"done"}', 'garbage', '', '{"key":3,"status":"done"}'].join('\n');
     expect([...parseState(text)]).toEqual(['y']);
