@@ -2,8 +2,9 @@
  * bench/index — the embedded face index alone, on synthetic face-like embeddings: build time,
  * recall@10 of the HNSW search against the exact search, single-thread query latency, memory and
  * disk. Usage: npm run build && node dist/bench/index.js [--n 100000] [--queries 1000]
- *   [--dims 512] [--connectivity 16] [--expansion-add 128] [--ef 64,128,256,512,1024]
- *   [--quantization f32|f16] [--noise 0.036] [--threads N] [--dir path]
+ *   [--dims 512] [--connectivity M] [--expansion-add EF] [--quantization i8|f16|bf16|f32]
+ *   [--ef 128,256,512,768,1024] [--noise 0.036] [--threads N] [--dir path]
+ * Graph settings default to the library's (EMBEDDED_INDEX_DEFAULTS).
  *
  * Data: n/10 cluster centres (identities) uniform on the sphere; each face = a random centre +
  * Gaussian noise of `noise` per dimension, normalised. noise 0.036 at 512-d puts a face at cosine
@@ -16,7 +17,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { EmbeddedFaceIndex, type HnswQuantization, type IndexedFace } from '@facepipe/face-index';
+import { EMBEDDED_INDEX_DEFAULTS, EmbeddedFaceIndex, type HnswQuantization, type IndexedFace } from '@facepipe/face-index';
 
 const K = 10;
 
@@ -26,10 +27,10 @@ async function main(): Promise<void> {
       n: { type: 'string', default: '100000' },
       queries: { type: 'string', default: '1000' },
       dims: { type: 'string', default: '512' },
-      connectivity: { type: 'string', default: '16' },
-      'expansion-add': { type: 'string', default: '128' },
-      ef: { type: 'string', default: '64,128,256,512,1024' },
-      quantization: { type: 'string', default: 'f32' },
+      connectivity: { type: 'string', default: String(EMBEDDED_INDEX_DEFAULTS.connectivity) },
+      'expansion-add': { type: 'string', default: String(EMBEDDED_INDEX_DEFAULTS.expansionAdd) },
+      ef: { type: 'string', default: '128,256,512,768,1024' },
+      quantization: { type: 'string', default: EMBEDDED_INDEX_DEFAULTS.quantization },
       noise: { type: 'string', default: '0.036' },
       threads: { type: 'string', default: String(Math.min(os.availableParallelism(), 8)) },
       batch: { type: 'string', default: '1000' },

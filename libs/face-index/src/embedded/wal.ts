@@ -217,7 +217,7 @@ export class WalWriter {
     private length: number,
   ) {}
 
-  /** Creates a new, empty WAL file (fails if it exists) and makes it durable. */
+  /** Creates an empty WAL file (replacing a leftover of an interrupted checkpoint) and syncs it. */
   static async create(file: string, generation: number, dimensions: number): Promise<WalWriter> {
     const fh = await open(file, 'w');
     try {
