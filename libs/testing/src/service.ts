@@ -53,8 +53,11 @@ export async function startService(extraEnv: Record<string, string> = {}): Promi
     log: () => log,
     async stop() {
       child.kill('SIGTERM');
-      await Promise.race([exited, sleep(20_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      // Give the graceful drain 20 s, then kill; the timer must not outlive the stop.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 20_000); })]);
+      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await deleteKeys(prefix);
       rmSync(dataDir, { recursive: true, force: true });
     },
