@@ -1,6 +1,6 @@
 import { PRIORITY, QUEUES, encodeBytes, type DetectJob, type EmbedJob } from '@facepipe/contracts';
 import { FaceEngine, FaceEngineError, toErrorInfo } from '@facepipe/face-engine';
-import { DEFAULT_JOB_OPTIONS, PhotoFetcher, PipelineError, isLastAttempt, settlePhoto, type JobStore, type Queues } from '@facepipe/pipeline';
+import { DEFAULT_JOB_OPTIONS, PhotoFetcher, PipelineError, isLastAttempt, settlePhoto, type JobStore, type Metrics, type Queues } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 
 /**
@@ -14,6 +14,7 @@ export class DetectProcessor {
     private readonly fetcher: PhotoFetcher,
     private readonly queues: Queues,
     private readonly jobs: JobStore,
+    private readonly metrics?: Metrics,
   ) {}
 
   async process(job: Job<DetectJob>): Promise<{ faces: number } | { failed: string }> {
@@ -21,7 +22,9 @@ export class DetectProcessor {
     let embed: EmbedJob;
     try {
       const image = await this.engine.decode(await this.fetcher.fetch(data.source));
+      const stopDetect = this.metrics?.modelSeconds.startTimer({ model: 'detect' });
       const faces = await this.engine.detect(image);
+      stopDetect?.();
       const crops = await Promise.all(faces.map((f) => this.engine.align(image, f.landmarks)));
       embed = {
         jobId: data.jobId,

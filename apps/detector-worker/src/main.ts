@@ -1,6 +1,6 @@
 import { QUEUES, type DetectJob } from '@facepipe/contracts';
 import { FaceEngine } from '@facepipe/face-engine';
-import { BlobStore, JobStore, PhotoFetcher, Queues, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import { BlobStore, JobStore, PhotoFetcher, Queues, createMetrics, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
 import path from 'node:path';
 import { DetectProcessor } from './detect.processor';
 
@@ -17,12 +17,14 @@ async function main(): Promise<void> {
     maxBytes: config.maxPhotoBytes,
     timeoutMs: config.fetchTimeoutMs,
   });
-  const processor = new DetectProcessor(engine, fetcher, queues, new JobStore(redis, config.prefix));
+  const metrics = createMetrics('detector');
+  const processor = new DetectProcessor(engine, fetcher, queues, new JobStore(redis, config.prefix), metrics);
   await runStage<DetectJob>({
     stage: 'detector',
     queue: QUEUES.detect,
     config,
     concurrency: config.concurrency || 2,
+    metrics,
     process: (job) => processor.process(job),
     ready: async () => true,
     onClose: async () => {

@@ -15,7 +15,14 @@ async function main(): Promise<void> {
   const queues = new Queues(redis, config.prefix);
   const metrics = createMetrics('embedder');
   const batcher = new MicroBatcher<RgbImage, Float32Array>(
-    (crops) => engine.embedAligned(crops),
+    async (crops) => {
+      const stop = metrics.modelSeconds.startTimer({ model: 'embed' });
+      try {
+        return await engine.embedAligned(crops);
+      } finally {
+        stop();
+      }
+    },
     config.embedBatchSize,
     config.embedBatchWaitMs,
     (size) => metrics.batchSize.observe(size),

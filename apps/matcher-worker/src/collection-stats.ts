@@ -13,6 +13,8 @@ export class CollectionStats {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    /** Told the face count of a collection whenever it changes (the index-size gauge). */
+    private readonly onFaces?: (collection: string, faces: number) => void,
   ) {}
 
   /** Rebuilds one collection's counts from the index (at start, or on first use). */
@@ -48,6 +50,7 @@ export class CollectionStats {
     const photos = this.photos.get(collection)!, people = this.people.get(collection)!;
     let faces = 0;
     for (const n of photos.values()) faces += n;
+    this.onFaces?.(collection, faces);
     await this.redis.hset(`${this.prefix}:collection:${collection}:stats`, { photos: photos.size, faces, people: people.size });
   }
 }

@@ -1,6 +1,6 @@
 import { QUEUES, type MatchJob } from '@facepipe/contracts';
 import { EmbeddedFaceIndex } from '@facepipe/face-index';
-import { JobStore, Queues, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import { JobStore, Queues, createMetrics, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
 import path from 'node:path';
 import { CollectionStats } from './collection-stats';
 import { MatchProcessor } from './match.processor';
@@ -15,12 +15,15 @@ async function main(): Promise<void> {
   const index = await EmbeddedFaceIndex.open(path.join(config.dataDir, 'index'));
   const redis = createRedis(config.redisUrl, 'matcher');
   const queues = new Queues(redis, config.prefix);
-  const processor = new MatchProcessor(index, new CollectionStats(redis, config.prefix), queues, new JobStore(redis, config.prefix), config.clusterThreshold);
+  const metrics = createMetrics('matcher');
+  const stats = new CollectionStats(redis, config.prefix, (collection, faces) => metrics.indexFaces.set({ collection }, faces));
+  const processor = new MatchProcessor(index, stats, queues, new JobStore(redis, config.prefix), config.clusterThreshold);
   await runStage<MatchJob>({
     stage: 'matcher',
     queue: QUEUES.match,
     config,
     concurrency: 1,
+    metrics,
     process: (job) => processor.process(job),
     onClose: async () => {
       await index.close();

@@ -14,6 +14,8 @@ export interface Metrics {
   webhookDeliveries: Counter<'stage' | 'outcome'>;
   /** facepipe_queue_depth{stage,queue,state}: refreshed on every scrape by runStage. */
   queueDepth: Gauge<'stage' | 'queue' | 'state'>;
+  /** facepipe_index_faces{stage,collection}: faces in the face index, set by the matcher. */
+  indexFaces: Gauge<'stage' | 'collection'>;
 }
 
 /**
@@ -56,5 +58,6 @@ export function createMetrics(stage: string): Metrics {
       registers,
     }),
     queueDepth: new Gauge({ name: 'facepipe_queue_depth', help: 'Jobs per queue and state', labelNames: ['stage', 'queue', 'state'], registers }),
+    indexFaces: new Gauge({ name: 'facepipe_index_faces', help: 'Faces in the face index, per collection', labelNames: ['stage', 'collection'], registers }),
   };
 }
