@@ -4,6 +4,7 @@ import { JobStore, Queues, createMetrics, createRedis, loadConfig, runStage } fr
 import path from 'node:path';
 import { CollectionStats } from './collection-stats';
 import { MatchProcessor } from './match.processor';
+import { Serial } from './serial';
 
 /**
  * matcher-worker: owns the embedded face index (one process; FACE_INDEX=qdrant lifts that limit
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   const queues = new Queues(redis, config.prefix);
   const metrics = createMetrics('matcher');
   const stats = new CollectionStats(redis, config.prefix, (collection, faces) => metrics.indexFaces.set({ collection }, faces));
-  const processor = new MatchProcessor(index, stats, queues, new JobStore(redis, config.prefix), config.clusterThreshold);
+  const processor = new MatchProcessor(index, stats, queues, new JobStore(redis, config.prefix), config.clusterThreshold, new Serial());
   await runStage<MatchJob>({
     stage: 'matcher',
     queue: QUEUES.match,

@@ -3,6 +3,7 @@ import type { FaceIndex, IndexedFace } from '@facepipe/face-index';
 import { isLastAttempt, settlePhoto, type JobStore, type Queues } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import type { CollectionStats } from './collection-stats';
+import type { Serial } from './serial';
 
 /**
  * match: writes a photo's faces into the index and groups unknown faces into people. A face joins
@@ -11,21 +12,18 @@ import type { CollectionStats } from './collection-stats';
  * same ids. Re-submitting a photo replaces its faces: face ids come from (collection, key, index).
  */
 export class MatchProcessor {
-  /** Photos of one collection are matched one at a time: a new person must be visible to the next face. */
-  private chain = Promise.resolve();
-
   constructor(
     private readonly index: FaceIndex,
     private readonly stats: CollectionStats,
     private readonly queues: Queues,
     private readonly jobs: JobStore,
     private readonly clusterThreshold: number,
+    /** Shared with every other index writer of this process. */
+    private readonly serial: Serial,
   ) {}
 
   process(job: Job<MatchJob>): Promise<{ faces: number } | { failed: string }> {
-    const run = this.chain.then(() => this.match(job));
-    this.chain = run.then(() => undefined, () => undefined);
-    return run;
+    return this.serial.run(() => this.match(job));
   }
 
   private async match(job: Job<MatchJob>): Promise<{ faces: number } | { failed: string }> {
@@ -61,6 +59,7 @@ export class MatchProcessor {
         payload: {
           photoKey: key,
           jobId: data.jobId,
+          kind: 'person',
           personId: oldPerson.get(id) ?? (await this.personFor(collection, key, vectors[i], id)),
           box: f.box,
           score: f.score,
@@ -85,6 +84,6 @@ export class MatchProcessor {
   private async personFor(collection: string, photoKey: string, vector: Float32Array, id: string): Promise<string> {
     const hits = await this.index.search(collection, vector, { k: 5 });
     const best = hits.find((h) => h.payload.photoKey !== photoKey && h.payload.personId);
-    return best && best.score >= this.clusterThreshold ? best.payload.personId! : `person_${id.slice(1, 25)}`;
+    return best && best.score >= this.clusterThreshold ? best.payload.personId! : `person_${id.slice(id.length - 24)}`;
   }
 }

@@ -52,6 +52,18 @@ export function photoJobId(collection: string, key: string): string {
   return 'p' + createHash('sha256').update(`${collection}\u0000${key}`).digest('hex').slice(0, 40);
 }
 
+/**
+ * `<collection>.f<32 hex>`: the owning collection is part of the id, so a route given only a face id
+ * (the thumbnail) can check the caller's access to that collection without a lookup table, and ids of
+ * two collections can never collide.
+ */
 export function faceId(collection: string, key: string, index: number): string {
-  return 'f' + createHash('sha256').update(`${collection}\u0000${key}\u0000${index}`).digest('hex').slice(0, 32);
+  return `${collection}.f` + createHash('sha256').update(`${collection}\u0000${key}\u0000${index}`).digest('hex').slice(0, 32);
+}
+
+export const FACE_ID = /^([a-z0-9_-]{1,64})\.f[0-9a-f]{32}$/;
+
+/** The collection a face id belongs to, or null when the string is not a face id. */
+export function collectionOfFaceId(id: string): string | null {
+  return FACE_ID.exec(id)?.[1] ?? null;
 }

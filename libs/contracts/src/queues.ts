@@ -6,6 +6,8 @@ export const QUEUES = {
   embed: 'embed',
   match: 'match',
   notify: 'notify',
+  /** Operations on the face index (people, erase, recluster…), run by the matcher that owns it. */
+  index: 'index',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 

@@ -13,6 +13,8 @@ export interface IndexedFace {
   payload: FacePayload;
 }
 
+export type FaceKind = 'identity' | 'person';
+
 export interface FacePayload {
   /** The photo the face came from. */
   photoKey: string;
@@ -20,6 +22,11 @@ export interface FacePayload {
   /** Cluster of unknown faces, or identity id. */
   personId?: string;
   identityId?: string;
+  /**
+   * What the face belongs to: `identity` (enrolled, or a person named into an identity; searched by
+   * 1:N search) or `person` (an ingested face grouped into an unknown person).
+   */
+  kind?: FaceKind;
   box?: [number, number, number, number];
   score?: number;
   quality?: number;
@@ -34,6 +41,7 @@ export interface FaceFilter {
   personId?: string;
   identityId?: string;
   jobId?: string;
+  kind?: FaceKind;
 }
 
 export interface Hit {

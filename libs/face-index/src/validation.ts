@@ -12,7 +12,7 @@ import type { FaceFilter, FacePayload } from './face-index';
 export const COLLECTION_NAME = /^[a-z0-9_-]{1,64}$/;
 
 /** Filterable payload fields, in a fixed order. */
-export const FILTER_FIELDS = ['photoKey', 'personId', 'identityId', 'jobId'] as const;
+export const FILTER_FIELDS = ['photoKey', 'personId', 'identityId', 'jobId', 'kind'] as const;
 export type FilterField = (typeof FILTER_FIELDS)[number];
 
 /** Upper bounds that keep one call's work and memory bounded. */

@@ -13,3 +13,4 @@ export * from './health-server';
 export * from './worker-runtime';
 export * from './completion';
 export * from './micro-batcher';
+export * from './replies';

@@ -1,4 +1,4 @@
-import { PipelineError } from '@facepipe/pipeline';
+import { PipelineError, RequestError } from '@facepipe/pipeline';
 import { HttpException } from '@nestjs/common';
 import { ZodError } from 'zod';
 import { ApiError, type ErrorBody } from './api-error';
@@ -57,6 +57,11 @@ export function mapError(err: unknown): MappedError {
   }
   if (err instanceof PipelineError) {
     return err.status >= 500 ? { status: err.status, body: { error: { code: err.code, message: err.message } }, unexpected: true } : known(err.status, err.code, err.message);
+  }
+  if (err instanceof RequestError) {
+    // A worker's answer to a synchronous call; a timeout (504) is expected under load, not a bug.
+    if (err.status >= 500 && err.status !== 504) return { status: err.status, body: { error: { code: err.code, message: err.message } }, unexpected: true };
+    return known(err.status, err.code, err.message);
   }
   if (err instanceof ZodError) {
     return fromZod(err);
