@@ -10,7 +10,15 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { FaceEngine, defaultManifest, dot, loadManifestFile, type Face } from '@facepipe/face-engine';
+import {
+  FaceEngine,
+  defaultManifest,
+  dot,
+  loadManifestFile,
+  operatingPointForFar,
+  scoreDistributions,
+  type Face,
+} from '@facepipe/face-engine';
 
 interface Row { file: string; identity: string }
 
@@ -68,19 +76,14 @@ async function main(): Promise<void> {
   const byIdentity = new Map<string, number[]>();
   rows.forEach((r, i) => byIdentity.set(r.identity, [...(byIdentity.get(r.identity) ?? []), i]));
 
-  const genuine: number[] = [];
-  for (const idx of byIdentity.values()) for (let a = 0; a < idx.length; a++) for (let b = a + 1; b < idx.length; b++) genuine.push(sim(idx[a], idx[b]));
-  const impostor: number[] = [];
-  const rand = mulberry32(42);
-  const wanted = Number(values.impostors);
-  while (impostor.length < wanted) {
-    const a = Math.floor(rand() * rows.length), b = Math.floor(rand() * rows.length);
-    if (rows[a].identity !== rows[b].identity) impostor.push(sim(a, b));
-  }
-
-  const imp = Float64Array.from(impostor).sort();
-  const thresholdAt = (far: number) => imp[Math.min(imp.length - 1, Math.ceil(imp.length * (1 - far)))];
-  const tarAt = (far: number) => genuine.filter((g) => g > thresholdAt(far)).length / genuine.length;
+  // All genuine pairs; impostor pairs sampled (seeded) when there are more than --impostors. The
+  // same code as `facepipe calibrate`, so the two agree on thresholds.
+  const scores = scoreDistributions(rows.map((r) => r.identity), sim, { maxImpostors: Number(values.impostors) });
+  const { genuine, impostor: imp } = scores;
+  const atFar = (far: number) => {
+    const p = operatingPointForFar(scores, far);
+    return `${p.tar.toFixed(4)} (threshold ${p.threshold?.toFixed(4) ?? 'none'}${p.reliable ? '' : ', too few impostor pairs to be reliable'})`;
+  };
   const { accuracy, threshold: bestThreshold } = bestBalancedAccuracy(genuine, imp);
 
   // Rank-1: the first photo of every identity is enrolled (singletons are distractors); every
@@ -101,8 +104,8 @@ async function main(): Promise<void> {
   console.log(`detection coverage      ${(detected / rows.length).toFixed(4)} (${rows.length - detected} photos without a face)`);
   console.log(`ROC AUC                 ${auc(genuine, imp).toFixed(4)}`);
   console.log(`best balanced accuracy  ${accuracy.toFixed(4)} at threshold ${bestThreshold.toFixed(3)}`);
-  console.log(`TAR @ FAR=1e-2          ${tarAt(1e-2).toFixed(4)} (threshold ${thresholdAt(1e-2).toFixed(3)})`);
-  console.log(`TAR @ FAR=1e-3          ${tarAt(1e-3).toFixed(4)} (threshold ${thresholdAt(1e-3).toFixed(3)})`);
+  console.log(`TAR @ FAR=1e-2          ${atFar(1e-2)}`);
+  console.log(`TAR @ FAR=1e-3          ${atFar(1e-3)}`);
   console.log(`rank-1 identification   ${(correct / probes).toFixed(4)} (${probes} probes, gallery ${gallery.length})`);
   console.log(`time                    ${msPerPhoto.toFixed(1)} ms/photo (whole pipeline, ${values.threads} threads)`);
   if (noFace.length) console.log(`no face: ${noFace.slice(0, 20).join(', ')}${noFace.length > 20 ? ', …' : ''}`);
@@ -119,8 +122,7 @@ function subjectFace(faces: Face[], width: number, height: number): Face | undef
   return best;
 }
 
-function bestBalancedAccuracy(genuine: number[], impSorted: Float64Array): { accuracy: number; threshold: number } {
-  const gen = Float64Array.from(genuine).sort();
+function bestBalancedAccuracy(gen: Float64Array, impSorted: Float64Array): { accuracy: number; threshold: number } {
   let best = { accuracy: 0, threshold: 0 };
   let gi = 0, ii = 0;
   // Sweep thresholds over all scores: a pair is "same" when its similarity > t.
@@ -135,7 +137,7 @@ function bestBalancedAccuracy(genuine: number[], impSorted: Float64Array): { acc
 }
 
 /** ROC AUC as the probability that a random genuine pair outscores a random impostor pair. */
-function auc(genuine: number[], impSorted: Float64Array): number {
+function auc(genuine: Float64Array, impSorted: Float64Array): number {
   let sum = 0;
   for (const g of genuine) {
     let lo = 0, hi = impSorted.length;
@@ -145,15 +147,6 @@ function auc(genuine: number[], impSorted: Float64Array): number {
     sum += lo + (eq - lo) / 2;
   }
   return sum / (genuine.length * impSorted.length);
-}
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 main().catch((err) => { console.error(err); process.exit(1); });

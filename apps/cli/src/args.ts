@@ -8,6 +8,9 @@ Usage:
   facepipe verify [options] A B         are the largest faces of A and B the same person?
   facepipe ingest DIR --collection C    send a folder of photos to the facepipe service
                                         (its own options: facepipe ingest --help)
+  facepipe calibrate DIR [--far F]      the similarity threshold for a false-accept rate, measured
+                                        on a folder of identity/photo files
+                                        (its own options: facepipe calibrate --help)
 
 Options:
   --json                 one JSON object per line per input, in input order
@@ -64,8 +67,9 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   if (values.help) return { command: 'help', files: [], json: false };
   if (values.version) return { command: 'version', files: [], json: false };
   const [command, ...files] = positionals;
-  if (!command) throw new UsageError('missing command (detect, embed, verify or ingest)');
+  if (!command) throw new UsageError('missing command (detect, embed, verify, ingest or calibrate)');
   if (command === 'ingest') throw new UsageError('ingest must come first: facepipe ingest DIR --collection C [options]');
+  if (command === 'calibrate') throw new UsageError('calibrate must come first: facepipe calibrate DIR [options]');
   if (command !== 'detect' && command !== 'embed' && command !== 'verify') throw new UsageError(`unknown command "${command}"`);
   if (command === 'verify' && (files.length !== 2 || values['files-from'])) throw new UsageError('verify takes exactly two files: A B');
   if (command !== 'verify' && files.length === 0 && !values['files-from']) throw new UsageError(`${command} needs at least one FILE or --files-from`);

@@ -1,29 +1,27 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import os from 'node:os';
 import {
   FaceEngine,
   cosineSimilarity,
-  defaultManifest,
   largestFace,
-  loadManifestFile,
   toErrorInfo,
   type EmbeddedFace,
   type Face,
   type PhotoFaces,
 } from '@facepipe/face-engine';
 import { parseCli, UsageError, USAGE, type CliOptions } from './args';
+import { calibrateCommand } from './calibrate/command';
+import { forEachInOrder, openEngine } from './engine';
 import { ingestCommand } from './ingest/command';
 import { errorLine, photoLine, photoText } from './output';
-
-/** Photos in flight at once: decoding the next one overlaps inference on the current one. */
-const IN_FLIGHT = 2;
 
 /** Runs the CLI; resolves to the exit status. Output goes to stdout, diagnostics to stderr. */
 export async function run(argv: readonly string[]): Promise<number> {
   // `ingest` talks to the service and needs no models: it has its own options and no engine.
   if (argv[0] === 'ingest') return ingestCommand(argv.slice(1));
+  // `calibrate` runs the engine over a labelled folder and may talk to the service: its own options.
+  if (argv[0] === 'calibrate') return calibrateCommand(argv.slice(1));
   let opts: CliOptions;
   try {
     opts = parseCli(argv);
@@ -37,13 +35,7 @@ export async function run(argv: readonly string[]): Promise<number> {
 
   let engine: FaceEngine;
   try {
-    const manifest = opts.manifest ? loadManifestFile(opts.manifest) : defaultManifest();
-    if (opts.minFaceSize) manifest.detector.tiling.minFaceSize = opts.minFaceSize;
-    engine = await FaceEngine.create({
-      manifest,
-      intraOpThreads: opts.threads ?? os.availableParallelism(),
-      maxPixels: opts.maxPixels,
-    });
+    engine = await openEngine(opts);
   } catch (err) {
     const { code, message } = toErrorInfo(err);
     process.stderr.write(`facepipe: ${code}: ${message}\n`);
@@ -136,16 +128,6 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Maps items with up to IN_FLIGHT running at once, handing results to `emit` in input order. */
-async function forEachInOrder<T, R>(items: readonly T[], work: (item: T) => Promise<R>, emit: (result: R) => void): Promise<void> {
-  const pending: Promise<R>[] = [];
-  let next = 0;
-  while (next < items.length || pending.length > 0) {
-    while (next < items.length && pending.length < IN_FLIGHT) pending.push(work(items[next++]));
-    emit(await pending.shift()!);
-  }
 }
 
 function write(text: string): void {

@@ -1,6 +1,6 @@
-import { PRIORITY, QUEUES, encodeBytes, type DetectJob, type EmbedJob } from '@facepipe/contracts';
+import { PRIORITY, QUEUES, encodeBytes, faceId, type DetectJob, type EmbedJob } from '@facepipe/contracts';
 import { FaceEngine, FaceEngineError, toErrorInfo } from '@facepipe/face-engine';
-import { DEFAULT_JOB_OPTIONS, PhotoFetcher, PipelineError, isLastAttempt, settlePhoto, type JobStore, type Metrics, type Queues } from '@facepipe/pipeline';
+import { DEFAULT_JOB_OPTIONS, PhotoFetcher, PipelineError, isLastAttempt, settlePhoto, type JobStore, type Metrics, type Queues, type ThumbnailStore, type CollectionRegistry } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 
 /**
@@ -15,10 +15,16 @@ export class DetectProcessor {
     private readonly queues: Queues,
     private readonly jobs: JobStore,
     private readonly metrics?: Metrics,
+    /** Where the aligned crops of ingested faces are kept as JPEG thumbnails. */
+    private readonly thumbnails?: ThumbnailStore,
+    /** When given, photos of a collection deleted while they waited are dropped unread. */
+    private readonly registry?: CollectionRegistry,
   ) {}
 
   async process(job: Job<DetectJob>): Promise<{ faces: number } | { failed: string }> {
     const data = job.data;
+    // Deleted with its collection (its job record and upload went too): nothing to detect or settle.
+    if (this.registry && data.collection && !(await this.registry.exists(data.collection))) return { failed: 'COLLECTION_NOT_FOUND' };
     let embed: EmbedJob;
     try {
       const image = await this.engine.decode(await this.fetcher.fetch(data.source));
@@ -26,6 +32,8 @@ export class DetectProcessor {
       const faces = await this.engine.detect(image);
       stopDetect?.();
       const crops = await Promise.all(faces.map((f) => this.engine.align(image, f.landmarks)));
+      // Thumbnails so people can be looked at (GET /v1/faces/{faceId}/thumbnail), keyed by the face id the matcher will give.
+      await this.thumbnails?.putMany(data.collection, crops.map((crop, index) => ({ faceId: faceId(data.collection, data.key, index), crop })));
       embed = {
         jobId: data.jobId,
         collection: data.collection,

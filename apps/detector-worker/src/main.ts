@@ -1,8 +1,10 @@
-import { QUEUES, type DetectJob } from '@facepipe/contracts';
+import { QUEUES, isSyncJob, type DetectJob, type SyncDetectJob } from '@facepipe/contracts';
 import { FaceEngine } from '@facepipe/face-engine';
-import { BlobStore, JobStore, PhotoFetcher, Queues, createMetrics, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import { BlobStore, CollectionRegistry, JobStore, PhotoFetcher, Queues, ThumbnailStore, createMetrics, thumbnailDir, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import type { Job } from 'bullmq';
 import path from 'node:path';
 import { DetectProcessor } from './detect.processor';
+import { SyncDetectProcessor } from './sync-detect.processor';
 
 /** detector-worker: one process of the detect stage (scale it with replicas). */
 async function main(): Promise<void> {
@@ -18,14 +20,17 @@ async function main(): Promise<void> {
     timeoutMs: config.fetchTimeoutMs,
   });
   const metrics = createMetrics('detector');
-  const processor = new DetectProcessor(engine, fetcher, queues, new JobStore(redis, config.prefix), metrics);
+  const thumbnails = new ThumbnailStore(thumbnailDir(config.dataDir), redis, config.prefix);
+  const processor = new DetectProcessor(engine, fetcher, queues, new JobStore(redis, config.prefix), metrics, thumbnails, new CollectionRegistry(redis, config.prefix));
+  // Synchronous calls (search, verify, detect, enrol) ride the same queue at a higher priority.
+  const sync = new SyncDetectProcessor(engine, fetcher, queues, redis, config.prefix, metrics, thumbnails);
   await runStage<DetectJob>({
     stage: 'detector',
     queue: QUEUES.detect,
     config,
     concurrency: config.concurrency || 2,
     metrics,
-    process: (job) => processor.process(job),
+    process: (job) => (isSyncJob(job.data) ? sync.process(job as Job<SyncDetectJob>) : processor.process(job)),
     ready: async () => true,
     onClose: async () => {
       await queues.close();

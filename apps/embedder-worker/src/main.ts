@@ -1,7 +1,9 @@
-import { QUEUES, type EmbedJob } from '@facepipe/contracts';
+import { QUEUES, isSyncJob, type EmbedJob, type SyncEmbedJob } from '@facepipe/contracts';
 import { FaceEngine, type RgbImage } from '@facepipe/face-engine';
 import { JobStore, MicroBatcher, Queues, createMetrics, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import type { Job } from 'bullmq';
 import { EmbedProcessor } from './embed.processor';
+import { SyncEmbedProcessor } from './sync-embed.processor';
 
 
 /** embedder-worker: one process of the embed stage; runs on CPU or, with the CUDA image, GPU. */
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
     (size) => metrics.batchSize.observe(size),
   );
   const processor = new EmbedProcessor(batcher, queues, new JobStore(redis, config.prefix));
+  // Synchronous calls: verify is answered here; search and enrol go on to the matcher.
+  const sync = new SyncEmbedProcessor(batcher, queues, redis, config.prefix);
   await runStage<EmbedJob>({
     stage: 'embedder',
     queue: QUEUES.embed,
@@ -35,7 +39,7 @@ async function main(): Promise<void> {
     // Enough jobs in flight to fill a batch: each job waits on the batcher, not on the CPU.
     concurrency: config.concurrency || config.embedBatchSize,
     metrics,
-    process: (job) => processor.process(job),
+    process: (job) => (isSyncJob(job.data) ? sync.process(job as Job<SyncEmbedJob>) : processor.process(job)),
     onClose: async () => {
       await queues.close();
       await engine.release();

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { checkRedis } from '@facepipe/pipeline';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
@@ -10,6 +10,7 @@ import { OPEN_PATHS, apiKeyMiddleware } from './common/api-key.middleware';
 import { GatewayLogger } from './common/gateway-logger';
 import { setupOpenApi } from './common/openapi';
 import { type GatewayConfig, assertSafeBinding, gatewayOptions } from './config/gateway-config';
+import { KeysService } from './keys/keys.service';
 import { MetricsService, routeOf } from './metrics/metrics.service';
 
 export interface CreateGatewayOptions {
@@ -17,6 +18,8 @@ export interface CreateGatewayOptions {
   logger?: GatewayLogger;
   /** Skip the Redis reachability check (it is done by default, before anything is built). */
   skipRedisCheck?: boolean;
+  /** More modules, for tests that mount routes of their own. */
+  extraModules?: Type[];
 }
 
 /**
@@ -30,7 +33,7 @@ export async function createGatewayApp(config: GatewayConfig, options: CreateGat
   if (!options.skipRedisCheck) await checkRedis(config.redisUrl);
 
   const logger = options.logger ?? new GatewayLogger('gateway');
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, options.extraModules), {
     logger,
     bodyParser: false, // registered below, after authentication, with our limit
     abortOnError: false, // a failure while building is thrown to the caller, not a process.exit
@@ -40,11 +43,11 @@ export async function createGatewayApp(config: GatewayConfig, options: CreateGat
   express.set('query parser', 'simple');
 
   // Express-level middleware runs before every route, Swagger's included. Order matters:
-  // metrics/access log → API key → JSON body parser → JSON errors of the body parser.
+  // metrics/access log → API key (the request's principal) → JSON body parser → JSON errors of the body parser.
   const metrics = app.get(MetricsService);
   app.use(metrics.httpMiddleware());
   app.use(accessLog(logger));
-  app.use(apiKeyMiddleware(config.apiKey));
+  app.use(apiKeyMiddleware(config.apiKey, app.get(KeysService)));
   app.useBodyParser('json', { limit: gatewayOptions(config).jsonBodyLimit });
   app.use(expressErrorHandler(logger));
 

@@ -1,4 +1,4 @@
-import type { FaceIndex } from '@facepipe/face-index';
+import type { FaceIndex, FacePayload } from '@facepipe/face-index';
 import type { Redis } from 'ioredis';
 
 /**
@@ -25,7 +25,7 @@ export class CollectionStats {
       const page = await index.scroll(collection, { cursor, limit: 1000 });
       for (const hit of page.items) {
         inc(photos, hit.payload.photoKey, 1);
-        if (hit.payload.personId) inc(people, hit.payload.personId, 1);
+        if (isUnknownPerson(hit.payload)) inc(people, hit.payload.personId!, 1);
       }
       cursor = page.next;
     } while (cursor);
@@ -38,12 +38,55 @@ export class CollectionStats {
   }
 
   /** Replaces what one photo contributes: its old faces' persons out, the new ones in. */
-  async replacePhoto(collection: string, photoKey: string, oldPersons: string[], newPersons: string[]): Promise<void> {
+  async replacePhoto(collection: string, photoKey: string, oldPersons: string[], newPersons: string[], faces = newPersons.length): Promise<void> {
     const photos = this.photos.get(collection)!, people = this.people.get(collection)!;
     for (const p of oldPersons) inc(people, p, -1);
     for (const p of newPersons) inc(people, p, 1);
-    photos.set(photoKey, newPersons.length);
+    photos.set(photoKey, faces);
     await this.publish(collection);
+  }
+
+  /** Unknown people (faces of kind `person`) of a loaded collection: person id → faces. */
+  peopleOf(collection: string): ReadonlyMap<string, number> {
+    return this.people.get(collection) ?? new Map();
+  }
+
+  /**
+   * Faces changed by an index operation: `before` are the payloads that went (deleted, or the old
+   * version of a patched face), `after` the ones that came. Counts shift by the difference.
+   */
+  async applyChanges(collection: string, before: FacePayload[], after: FacePayload[]): Promise<void> {
+    const photos = this.photos.get(collection), people = this.people.get(collection);
+    if (!photos || !people) return; // not loaded: the next load reads the index as it is
+    for (const p of after) {
+      inc(photos, p.photoKey, 1);
+      if (isUnknownPerson(p)) inc(people, p.personId!, 1);
+    }
+    for (const p of before) {
+      inc(photos, p.photoKey, -1);
+      if (isUnknownPerson(p)) inc(people, p.personId!, -1);
+    }
+    await this.publish(collection);
+  }
+
+  /** The photo is gone (erased), with or without faces. */
+  async removePhoto(collection: string, photoKey: string): Promise<boolean> {
+    const removed = this.photos.get(collection)?.delete(photoKey) ?? false;
+    if (this.photos.has(collection)) await this.publish(collection);
+    return removed;
+  }
+
+  /** Whether a loaded collection counts this photo (a photo without faces has no index entry). */
+  hasPhoto(collection: string, photoKey: string): boolean {
+    return this.photos.get(collection)?.has(photoKey) ?? false;
+  }
+
+  /** The collection is gone: its counts, here and in Redis. */
+  async forget(collection: string): Promise<void> {
+    this.photos.delete(collection);
+    this.people.delete(collection);
+    this.onFaces?.(collection, 0);
+    await this.redis.del(`${this.prefix}:collection:${collection}:stats`);
   }
 
   private async publish(collection: string): Promise<void> {
@@ -53,6 +96,11 @@ export class CollectionStats {
     this.onFaces?.(collection, faces);
     await this.redis.hset(`${this.prefix}:collection:${collection}:stats`, { photos: photos.size, faces, people: people.size });
   }
+}
+
+/** A face of an unknown person: people counts and lists hold these only, never identity faces. */
+export function isUnknownPerson(p: FacePayload): boolean {
+  return !!p.personId && p.kind !== 'identity';
 }
 
 function inc(map: Map<string, number>, key: string, by: number): void {

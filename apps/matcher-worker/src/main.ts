@@ -1,9 +1,12 @@
-import { QUEUES, type MatchJob } from '@facepipe/contracts';
-import { EmbeddedFaceIndex } from '@facepipe/face-index';
-import { JobStore, Queues, createMetrics, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import { QUEUES, isSyncJob, type MatchJob, type SyncMatchJob } from '@facepipe/contracts';
+import { openFaceIndex } from '@facepipe/face-index';
+import { CollectionRegistry, JobStore, Queues, createLogger, createMetrics, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import type { Job } from 'bullmq';
 import path from 'node:path';
 import { CollectionStats } from './collection-stats';
+import { IndexOpsProcessor } from './index-ops.processor';
 import { MatchProcessor } from './match.processor';
+import { RecognitionProcessor } from './recognition.processor';
 import { Serial } from './serial';
 
 /**
@@ -13,19 +16,36 @@ import { Serial } from './serial';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const index = await EmbeddedFaceIndex.open(path.join(config.dataDir, 'index'));
+  // FACE_INDEX: the embedded index under the data dir, or Qdrant (collections `<FACEPIPE_PREFIX>_<name>`).
+  const fi = config.faceIndex;
+  const index = await openFaceIndex(
+    fi.backend === 'qdrant'
+      ? { backend: 'qdrant', url: fi.url, apiKey: fi.apiKey, collectionPrefix: config.prefix }
+      : { backend: 'embedded', dir: path.join(config.dataDir, 'index') },
+  );
   const redis = createRedis(config.redisUrl, 'matcher');
   const queues = new Queues(redis, config.prefix);
   const metrics = createMetrics('matcher');
   const stats = new CollectionStats(redis, config.prefix, (collection, faces) => metrics.indexFaces.set({ collection }, faces));
-  const processor = new MatchProcessor(index, stats, queues, new JobStore(redis, config.prefix), config.clusterThreshold, new Serial());
+  // The one Serial of this process: every index writer (matching, index operations) runs through it.
+  const serial = new Serial();
+  const registry = new CollectionRegistry(redis, config.prefix);
+  const logger = createLogger('matcher');
+  const processor = new MatchProcessor(index, stats, queues, new JobStore(redis, config.prefix), config.clusterThreshold, serial, registry);
+  const indexOps = new IndexOpsProcessor(index, stats, registry, serial, redis, config.prefix, config.clusterThreshold, logger);
+  // Synchronous search and enrolment: same queue as ingest, at a higher priority, same Serial.
+  const recognition = new RecognitionProcessor(index, stats, registry, serial, redis, config.prefix);
   await runStage<MatchJob>({
     stage: 'matcher',
     queue: QUEUES.match,
     config,
     concurrency: 1,
     metrics,
-    process: (job) => processor.process(job),
+    process: (job) => (isSyncJob(job.data) ? recognition.process(job as Job<SyncMatchJob>) : processor.process(job)),
+    logger,
+    // Index operations: reads run beside ingest and writes take their turn in the serial order;
+    // several at once, so a quick people listing is not stuck behind a long recluster.
+    extraQueues: [{ queue: QUEUES.index, concurrency: 4, process: (job) => indexOps.process(job) }],
     onClose: async () => {
       await index.close();
       await queues.close();

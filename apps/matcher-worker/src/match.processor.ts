@@ -1,8 +1,9 @@
 import { decodeFloat32, faceId, type MatchJob, type ResultFace } from '@facepipe/contracts';
-import type { FaceIndex, IndexedFace } from '@facepipe/face-index';
+import type { FaceIndex, FacePayload, IndexedFace } from '@facepipe/face-index';
 import { isLastAttempt, settlePhoto, type JobStore, type Queues } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
-import type { CollectionStats } from './collection-stats';
+import type { CollectionRegistry } from '@facepipe/pipeline';
+import { type CollectionStats, isUnknownPerson } from './collection-stats';
 import type { Serial } from './serial';
 
 /**
@@ -20,6 +21,8 @@ export class MatchProcessor {
     private readonly clusterThreshold: number,
     /** Shared with every other index writer of this process. */
     private readonly serial: Serial,
+    /** When given, photos of a collection that is no longer registered (deleted) are not indexed. */
+    private readonly registry?: CollectionRegistry,
   ) {}
 
   process(job: Job<MatchJob>): Promise<{ faces: number } | { failed: string }> {
@@ -30,6 +33,7 @@ export class MatchProcessor {
     const { jobId, key } = job.data;
     let result: ResultFace[];
     try {
+      if (this.registry && !(await this.registry.exists(job.data.collection))) return await this.refuseDeleted(job.data);
       result = await this.indexPhoto(job.data);
     } catch (err) {
       if (!isLastAttempt(job)) throw err;
@@ -41,6 +45,14 @@ export class MatchProcessor {
     return { faces: result.length };
   }
 
+  /** The collection was deleted while this photo was in flight: it must not come back through it. */
+  private async refuseDeleted(data: MatchJob): Promise<{ failed: string }> {
+    const error = { code: 'COLLECTION_NOT_FOUND', message: `Collection "${data.collection}" was deleted` };
+    // Its job record is usually erased with the collection; then there is nothing to settle.
+    await settlePhoto(this.queues, this.jobs, data.jobId, { key: data.key, status: 'failed', faces: [], error }).catch(() => undefined);
+    return { failed: error.code };
+  }
+
   private async indexPhoto(data: MatchJob): Promise<ResultFace[]> {
     const { collection, key } = data;
     const vectors = data.faces.map((f) => decodeFloat32(f.embedding));
@@ -49,24 +61,24 @@ export class MatchProcessor {
     if (!this.stats.has(collection)) await this.stats.load(this.index, collection);
 
     const old = (await this.index.scroll(collection, { filter: { photoKey: key }, limit: 10_000 })).items;
-    const oldPerson = new Map(old.map((h) => [h.id, h.payload.personId]));
+    const oldPayload = new Map(old.map((h) => [h.id, h.payload]));
     const faces: IndexedFace[] = [];
     for (const [i, f] of data.faces.entries()) {
       const id = faceId(collection, key, f.index);
-      faces.push({
-        id,
-        vector: vectors[i],
-        payload: {
-          photoKey: key,
-          jobId: data.jobId,
-          kind: 'person',
-          personId: oldPerson.get(id) ?? (await this.personFor(collection, key, vectors[i], id)),
-          box: f.box,
-          score: f.score,
-          quality: f.quality,
-          createdAt: new Date().toISOString(),
-        },
-      });
+      const previous = oldPayload.get(id);
+      const decided = manualDecision(previous);
+      const payload: FacePayload = {
+        photoKey: key,
+        jobId: data.jobId,
+        kind: 'person',
+        box: f.box,
+        score: f.score,
+        quality: f.quality,
+        createdAt: new Date().toISOString(),
+        ...decided,
+      };
+      if (decided.kind !== 'identity') payload.personId = previous?.personId ?? (await this.personFor(collection, key, vectors[i], id));
+      faces.push({ id, vector: vectors[i], payload });
     }
     // Faces of an earlier version of this photo that the new one no longer has.
     const stale = old.map((h) => h.id).filter((id) => !faces.some((f) => f.id === id));
@@ -75,10 +87,11 @@ export class MatchProcessor {
     await this.stats.replacePhoto(
       collection,
       key,
-      old.map((h) => h.payload.personId).filter((p): p is string => !!p),
-      faces.map((f) => f.payload.personId!),
+      old.filter((h) => isUnknownPerson(h.payload)).map((h) => h.payload.personId!),
+      faces.filter((f) => isUnknownPerson(f.payload)).map((f) => f.payload.personId!),
+      faces.length,
     );
-    return faces.map((f) => ({ faceId: f.id, box: f.payload.box!, score: f.payload.score!, quality: f.payload.quality!, personId: f.payload.personId! }));
+    return faces.map((f) => ({ faceId: f.id, box: f.payload.box!, score: f.payload.score!, quality: f.payload.quality!, personId: f.payload.personId ?? f.payload.identityId ?? '' }));
   }
 
   private async personFor(collection: string, photoKey: string, vector: Float32Array, id: string): Promise<string> {
@@ -86,4 +99,20 @@ export class MatchProcessor {
     const best = hits.find((h) => h.payload.photoKey !== photoKey && h.payload.personId);
     return best && best.score >= this.clusterThreshold ? best.payload.personId! : `person_${id.slice(id.length - 24)}`;
   }
+}
+
+/**
+ * What a human decided about a face (named it into an identity; merged or moved it: pinned)
+ * survives a re-submission of its photo: the face id is the same, so the decision still applies.
+ */
+function manualDecision(old: FacePayload | undefined): Partial<FacePayload> {
+  if (!old) return {};
+  const keep: Partial<FacePayload> = {};
+  if (old.kind === 'identity') {
+    keep.kind = 'identity';
+    if (old.identityId !== undefined) keep.identityId = old.identityId;
+    if (old.personId !== undefined) keep.personId = old.personId; // usually none: a named face leaves the people list
+  }
+  for (const field of ['pinned', 'namedFrom'] as const) if (old[field] !== undefined) keep[field] = old[field];
+  return keep;
 }

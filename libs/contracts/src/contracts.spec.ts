@@ -30,6 +30,10 @@ describe('validation', () => {
     expect(PHOTO_KEY.test('albums/2024/IMG 1.jpg')).toBe(true);
     expect(PHOTO_KEY.test('bad\nkey')).toBe(false);
     expect(PHOTO_KEY.test('x'.repeat(513))).toBe(false);
+    expect(PHOTO_KEY.test('😀'.repeat(512))).toBe(true); // characters, not UTF-16 units
+    expect(PHOTO_KEY.test('\ud800.jpg')).toBe(false); // a lone surrogate
+    expect(PHOTO_KEY.test('x\udc00')).toBe(false);
+    expect(PHOTO_KEY.test('caf\ufffd.jpg')).toBe(false); // a non-UTF-8 name, decoded lossily
   });
 
   it('checks job payloads', () => {

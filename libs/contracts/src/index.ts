@@ -1,3 +1,5 @@
 export * from './queues';
 export * from './jobs';
 export * from './codec';
+export * from './index-ops';
+export * from './requests';

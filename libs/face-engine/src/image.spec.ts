@@ -152,6 +152,32 @@ describe('decodeImage: refusals', () => {
     expect(err.message).toMatch(/could not be decoded/);
   });
 
+  it('refuses a photo cut inside its header, or with a corrupt header, with IMAGE_DECODE_FAILED (not UNSUPPORTED_IMAGE_FORMAT)', async () => {
+    const base = ramp(64, 48);
+    const encoded = {
+      jpeg: await base.clone().jpeg().toBuffer(),
+      png: await base.clone().png().toBuffer(),
+      webp: await base.clone().webp().toBuffer(),
+      gif: await base.clone().gif().toBuffer(),
+      tiff: await base.clone().tiff().toBuffer(),
+      avif: await base.clone().avif().toBuffer(),
+    };
+    for (const [format, bytes] of Object.entries(encoded)) {
+      const cut = bytes.subarray(0, format === 'tiff' || format === 'avif' ? 16 : 30);
+      const err = await expectCode(decodeImage(cut), 'IMAGE_DECODE_FAILED');
+      expect(`${format}: ${err.message}`).toMatch(new RegExp(`^${format}: the image (header could not be read|could not be decoded)`));
+    }
+    // WebP's VP8 start code (9d 01 2a) damaged: the frame header no longer parses.
+    const webp = Buffer.from(encoded.webp);
+    const start = webp.indexOf(Buffer.from([0x9d, 0x01, 0x2a]));
+    expect(start).toBeGreaterThan(0);
+    webp[start] = 0;
+    await expectCode(decodeImage(webp), 'IMAGE_DECODE_FAILED');
+    // The same length of bytes with no photo signature stays a foreign format.
+    await expectCode(decodeImage(Buffer.from('%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj')), 'UNSUPPORTED_IMAGE_FORMAT');
+    await expectCode(decodeImage(Buffer.from('\0\0\0\x18ftypmp42\0\0\0\0mp42isom')), 'UNSUPPORTED_IMAGE_FORMAT');
+  });
+
   it('refuses an image over maxPixels with IMAGE_TOO_LARGE', async () => {
     const png = await ramp(40, 20).png().toBuffer();
     const err = await expectCode(decodeImage(png, { maxPixels: 799 }), 'IMAGE_TOO_LARGE');

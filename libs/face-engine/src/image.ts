@@ -27,6 +27,12 @@ export async function decodeImage(input: Buffer, options: DecodeOptions = {}): P
   try {
     meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
+    // A photo's own signature with a header that does not parse is a damaged photo (cut short, or
+    // corrupt), not a foreign format: say so, as the decode step below does for a damaged body.
+    if (hasPhotoSignature(input)) {
+      const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      throw new FaceEngineError('IMAGE_DECODE_FAILED', `the image header could not be read: ${reason}`, { cause: err });
+    }
     throw new FaceEngineError('UNSUPPORTED_IMAGE_FORMAT', 'not a supported image (JPEG, PNG, WebP, AVIF, TIFF or GIF)', {
       cause: err,
     });
@@ -60,6 +66,24 @@ export async function decodeImage(input: Buffer, options: DecodeOptions = {}): P
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new FaceEngineError('IMAGE_DECODE_FAILED', `the image could not be decoded: ${reason}`, { cause: err });
   }
+}
+
+/** ISO-BMFF brands of AVIF and HEIF stills (`ftyp` box); video brands (mp4, mov) are not photos. */
+const PHOTO_BRANDS = new Set(['avif', 'avis', 'heic', 'heix', 'heim', 'heis', 'mif1', 'msf1']);
+
+/** True when the bytes start with the magic number of a format we accept. */
+function hasPhotoSignature(b: Buffer): boolean {
+  const ascii = (from: number, to: number) => b.subarray(from, to).toString('latin1');
+  return (
+    (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) || // JPEG
+    ascii(0, 8) === '\x89PNG\r\n\x1a\n' ||
+    (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') ||
+    ascii(0, 6) === 'GIF87a' ||
+    ascii(0, 6) === 'GIF89a' ||
+    ascii(0, 4) === 'II*\0' ||
+    ascii(0, 4) === 'MM\0*' || // TIFF, both byte orders
+    (ascii(4, 8) === 'ftyp' && PHOTO_BRANDS.has(ascii(8, 12)))
+  );
 }
 
 /** Reads a file and decodes it, mapping file-system failures to typed errors. */

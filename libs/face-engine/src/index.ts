@@ -5,6 +5,7 @@ export * from './nms';
 export * from './tiling';
 export * from './align';
 export * from './similarity';
+export * from './verification-metrics';
 export * from './quality';
 export * from './manifest';
 export * from './onnx';

@@ -20,6 +20,11 @@ export const FACE_INDEX_ERROR_CODES = [
    * index is reopened, because the state of the log on disk is then unknown.
    */
   'WRITE_FAILED',
+  /**
+   * A networked backend (Qdrant) could not be reached or failed: connection refused, time-out,
+   * server error, refused API key. Transient causes were already retried; the caller may retry later.
+   */
+  'INDEX_UNAVAILABLE',
 ] as const;
 
 export type FaceIndexErrorCode = (typeof FACE_INDEX_ERROR_CODES)[number];

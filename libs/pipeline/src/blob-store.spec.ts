@@ -84,6 +84,18 @@ describe('BlobStore', () => {
     expect(await filesUnder(dir)).toEqual([]);
   });
 
+  it('sweeps temp files left by a crashed writer, but not live ones or blobs', async () => {
+    expect(await blobs.sweepTemp(1000)).toBe(0); // no tmp dir yet
+    const { blobId } = await blobs.put(Buffer.from('kept'), 10);
+    const tmp = path.join(dir, 'blobs', 'tmp');
+    await fs.writeFile(path.join(tmp, 'dead.part'), 'half a photo');
+    await fs.writeFile(path.join(tmp, 'live.part'), 'an upload in progress');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await fs.utimes(path.join(tmp, 'dead.part'), hourAgo, hourAgo);
+    expect(await blobs.sweepTemp(600_000)).toBe(1);
+    expect((await filesUnder(dir)).sort()).toEqual([path.join(dir, 'blobs', blobId.slice(0, 2), blobId), path.join(tmp, 'live.part')].sort());
+  });
+
   it('answers BLOB_NOT_FOUND for unknown and malformed ids; delete is idempotent', async () => {
     const { blobId } = await blobs.put(Buffer.from('x'), 10);
     await blobs.delete(blobId);

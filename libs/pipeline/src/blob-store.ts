@@ -58,6 +58,32 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Removes the temp files of writes that can no longer finish: a process killed mid-upload leaves
+   * its `.part` file behind (it is never referenced: only a renamed blob gets an id). Only files
+   * untouched for `olderThanMs` go, since a live upload — perhaps another gateway's, on a shared
+   * volume — keeps writing to its own. Returns how many were removed.
+   */
+  async sweepTemp(olderThanMs: number, now = Date.now()): Promise<number> {
+    const tmpDir = path.join(this.dir, 'tmp');
+    let names: string[];
+    try {
+      names = await fs.readdir(tmpDir);
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw err;
+    }
+    let removed = 0;
+    for (const name of names.filter((n) => n.endsWith('.part'))) {
+      const file = path.join(tmpDir, name);
+      const stat = await fs.stat(file).catch(() => undefined);
+      if (!stat || now - stat.mtimeMs < olderThanMs) continue;
+      await fs.rm(file, { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
   async read(blobId: string): Promise<Buffer> {
     try {
       return await fs.readFile(this.pathOf(blobId));

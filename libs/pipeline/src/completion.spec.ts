@@ -34,6 +34,16 @@ describe('completion', () => {
     expect(notify[0].data).toEqual({ jobId: id, eventId: webhookEventId(id) });
   });
 
+  it('still enqueues the webhook when the stage died between completing the job and enqueuing', async () => {
+    const { id } = await jobs.create({ collection: 'c', sealed: true, keys: ['a'], webhook: { url: 'https://example.test/h' } });
+    // The first attempt settled the last photo (the job completed) and was SIGKILLed before enqueuing.
+    expect((await jobs.settlePhoto(id, { key: 'a', status: 'done', faces: [] })).completedNow).toBe(true);
+    expect(await queues.get('notify').getJob(webhookEventId(id))).toBeUndefined();
+    // Its retry settles the same photo again: no longer "completed now", yet the webhook must go out.
+    await settlePhoto(queues, jobs, id, { key: 'a', status: 'done', faces: [] });
+    expect((await queues.get('notify').getJob(webhookEventId(id)))?.data).toEqual({ jobId: id, eventId: webhookEventId(id) });
+  });
+
   it('enqueues nothing for a job without a webhook', async () => {
     const { id } = await jobs.create({ collection: 'c', sealed: true, keys: ['a'] });
     await settlePhoto(queues, jobs, id, { key: 'a', status: 'done', faces: [] });

@@ -37,7 +37,10 @@ export async function enqueueWebhook(queues: Queues, jobs: JobStore, jobId: stri
  */
 export async function settlePhoto(queues: Queues, jobs: JobStore, jobId: string, result: PhotoResult): Promise<void> {
   const { completedNow } = await jobs.settlePhoto(jobId, result);
-  if (completedNow) await enqueueWebhook(queues, jobs, jobId);
+  // A stage killed between the settle that completed the job and the enqueue below is retried (its
+  // job stalls and runs again), but then its settle no longer completes the job: enqueue anyway.
+  // Harmless when the first enqueue did happen — the event id is the notify job's id.
+  if (completedNow || (await jobs.isCompleted(jobId))) await enqueueWebhook(queues, jobs, jobId);
 }
 
 /** True on a job's final attempt: a stage then settles the photo as failed instead of throwing. */

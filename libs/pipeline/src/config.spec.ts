@@ -21,6 +21,9 @@ describe('loadConfig', () => {
       concurrency: 0,
       threads: 1,
       executionProvider: 'cpu',
+      faceIndex: { backend: 'embedded' },
+      syncTimeoutMs: 30_000,
+      enrollMinQuality: 0.2,
     });
   });
 
@@ -43,6 +46,11 @@ describe('loadConfig', () => {
       FACEPIPE_CONCURRENCY: '4',
       FACEPIPE_THREADS: '2',
       FACEPIPE_EXECUTION_PROVIDER: 'cuda',
+      FACE_INDEX: 'qdrant',
+      QDRANT_URL: 'https://qdrant.internal:6333',
+      QDRANT_API_KEY: 'q-k3y',
+      FACEPIPE_SYNC_TIMEOUT_MS: '5000',
+      FACEPIPE_ENROLL_MIN_QUALITY: '0.35',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -62,6 +70,9 @@ describe('loadConfig', () => {
       concurrency: 4,
       threads: 2,
       executionProvider: 'cuda',
+      faceIndex: { backend: 'qdrant', url: 'https://qdrant.internal:6333', apiKey: 'q-k3y' },
+      syncTimeoutMs: 5000,
+      enrollMinQuality: 0.35,
     });
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '0' }).allowPrivateUrls).toBe(false);
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '1' }).allowPrivateUrls).toBe(true);
@@ -93,6 +104,12 @@ describe('loadConfig', () => {
     ['FACEPIPE_CLUSTER_THRESHOLD', '1.5'],
     ['FACEPIPE_CLUSTER_THRESHOLD', 'abc'],
     ['FACEPIPE_CONCURRENCY', '-2'],
+    ['FACEPIPE_SYNC_TIMEOUT_MS', '0'],
+    ['FACEPIPE_ENROLL_MIN_QUALITY', '1.2'],
+    ['FACE_INDEX', 'faiss'],
+    ['QDRANT_URL', 'qdrant:6333'],
+    ['QDRANT_URL', 'grpc://qdrant:6334'],
+    ['QDRANT_URL', 'http://admin:secret@qdrant:6333'],
   ])('%s=%j throws a ConfigError naming the variable', (variable, value) => {
     let error: unknown;
     try {
@@ -103,6 +120,34 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).variable).toBe(variable);
     expect((error as ConfigError).message).toContain(variable);
+  });
+
+  it('selects the Qdrant face index only with a URL, the API key being optional', () => {
+    expect(loadConfig({ FACE_INDEX: 'qdrant', QDRANT_URL: 'http://qdrant:6333' }).faceIndex).toEqual({ backend: 'qdrant', url: 'http://qdrant:6333' });
+    // The Qdrant settings are ignored by the embedded index (compose files set them for every app).
+    expect(loadConfig({ FACE_INDEX: 'embedded', QDRANT_URL: 'http://qdrant:6333' }).faceIndex).toEqual({ backend: 'embedded' });
+    for (const env of [{ FACE_INDEX: 'qdrant' }, { FACE_INDEX: 'qdrant', QDRANT_URL: ' ', QDRANT_API_KEY: 'k' }]) {
+      let error: ConfigError | undefined;
+      try {
+        loadConfig(env);
+      } catch (err) {
+        error = err as ConfigError;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error?.issues).toEqual([{ variable: 'QDRANT_URL', message: 'is required when FACE_INDEX=qdrant' }]);
+    }
+  });
+
+  it('never echoes the Qdrant URL or API key', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ FACE_INDEX: 'qdrant', QDRANT_URL: 'http://admin:hunter2@qdrant:6333', QDRANT_API_KEY: 'k3y' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.issues.map((i) => i.variable)).toEqual(['QDRANT_URL']); // one issue: malformed, not also "required"
+    expect(error?.message).not.toContain('hunter2');
+    expect(error?.message).not.toContain('k3y');
   });
 
   it('reports all bad variables at once and never echoes secrets', () => {

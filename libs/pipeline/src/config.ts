@@ -2,6 +2,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { EnvReader } from './env-reader';
 
+/** Which face index the matcher opens (FACE_INDEX), with the Qdrant connection when it is `qdrant`. */
+export type FaceIndexConfig = { backend: 'embedded' } | { backend: 'qdrant'; url: string; apiKey?: string };
+
 export interface ServiceConfig {
   /** HOST: interface the HTTP servers bind to. */
   host: string;
@@ -37,6 +40,12 @@ export interface ServiceConfig {
   threads: number;
   /** FACEPIPE_EXECUTION_PROVIDER: cpu, or cuda with the CUDA build of onnxruntime-node. */
   executionProvider: 'cpu' | 'cuda';
+  /** FACE_INDEX (embedded | qdrant), QDRANT_URL (required for qdrant), QDRANT_API_KEY. */
+  faceIndex: FaceIndexConfig;
+  /** FACEPIPE_SYNC_TIMEOUT_MS: how long the gateway waits for a synchronous call (search, verify, detect, enrol). */
+  syncTimeoutMs: number;
+  /** FACEPIPE_ENROLL_MIN_QUALITY: faces below this quality are not enrolled (FACE_QUALITY_TOO_LOW). */
+  enrollMinQuality: number;
 }
 
 const MiB = 1024 * 1024;
@@ -70,6 +79,15 @@ const redisUrl: z.ZodType<string, string> = z.string().refine((v) => {
     return false;
   }
 }, 'must be a redis:// or rediss:// URL');
+
+const qdrantUrl: z.ZodType<string, string> = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return ['http:', 'https:'].includes(u.protocol) && !u.username && !u.password && !u.search && !u.hash;
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL without credentials or query (the key goes in QDRANT_API_KEY)');
 
 const pathRoots: z.ZodType<string[], string> = z
   .string()
@@ -109,8 +127,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     concurrency: r.read('FACEPIPE_CONCURRENCY', integer(0, 10_000), 0),
     threads: r.read('FACEPIPE_THREADS', integer(1, 256), 1),
     executionProvider: r.read('FACEPIPE_EXECUTION_PROVIDER', z.enum(['cpu', 'cuda'], 'must be cpu or cuda'), 'cpu'),
+    faceIndex: readFaceIndex(r, env),
+    syncTimeoutMs: r.read('FACEPIPE_SYNC_TIMEOUT_MS', integer(1, 600_000), 30_000),
+    // Refuses profiles, strongly tilted heads and tiny faces, and about 2% of LFW-style portraits;
+    // every frontal demo face passes (README, "Identities and 1:N search").
+    enrollMinQuality: r.read('FACEPIPE_ENROLL_MIN_QUALITY', decimal(0, 1), 0.2),
   };
   r.throwIfInvalid();
   if (config.apiKey === undefined) delete config.apiKey;
   return config;
+}
+
+function readFaceIndex(r: EnvReader, env: NodeJS.ProcessEnv): FaceIndexConfig {
+  const backend = r.read('FACE_INDEX', z.enum(['embedded', 'qdrant'], 'must be embedded or qdrant'), 'embedded');
+  const url = r.read<string | undefined>('QDRANT_URL', qdrantUrl, undefined, { secret: true });
+  const apiKey = r.read<string | undefined>('QDRANT_API_KEY', z.string(), undefined, { secret: true });
+  if (backend === 'embedded') return { backend };
+  if (url === undefined) {
+    // Unset (a malformed value was reported by read already).
+    if (!env.QDRANT_URL?.trim()) r.report('QDRANT_URL', 'is required when FACE_INDEX=qdrant');
+    return { backend: 'embedded' }; // never used: loadConfig throws
+  }
+  return apiKey === undefined ? { backend, url } : { backend, url, apiKey };
 }

@@ -23,6 +23,11 @@ export class EnvReader {
     return fallback;
   }
 
+  /** Records a problem found across variables (e.g. one required only when another is set). */
+  report(variable: string, message: string): void {
+    this.issues.push({ variable, message });
+  }
+
   /** Throws one ConfigError naming every variable that failed to parse. */
   throwIfInvalid(): void {
     if (this.issues.length > 0) throw new ConfigError([...this.issues]);

@@ -14,3 +14,7 @@ export * from './worker-runtime';
 export * from './completion';
 export * from './micro-batcher';
 export * from './replies';
+export * from './thumbnail-store';
+export * from './blob-refs';
+export * from './collection-registry';
+export * from './sync-jobs';

@@ -153,6 +153,12 @@ export class JobStore {
     return { items: items.map((s) => JSON.parse(s) as PhotoResult), ...(next ? { next } : {}) };
   }
 
+  /** True once the job has completed (its last photo settled after it was sealed). */
+  async isCompleted(id: string): Promise<boolean> {
+    if (!JOB_ID.test(id)) return false;
+    return (await this.redis.hget(this.keys(id).meta, 'completed')) === '1';
+  }
+
   /** The webhook target with its signing secret, which JobView never carries. */
   async webhookOf(id: string): Promise<{ url: string; secret?: string } | null> {
     if (!JOB_ID.test(id)) return null;

@@ -28,6 +28,18 @@ export interface StageOptions<T> {
   logger?: Logger;
   /** Install SIGTERM/SIGINT handlers that drain and exit (default true; tests embed stages). */
   handleSignals?: boolean;
+  /**
+   * More queues this process serves beside its own (the matcher also runs the index operations),
+   * each with its own worker; probes, metrics and the drain stay the process's single ones.
+   */
+  extraQueues?: ExtraQueue[];
+}
+
+export interface ExtraQueue {
+  queue: QueueName;
+  concurrency: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each queue has its own job type
+  process(job: Job<any>): Promise<unknown>;
 }
 
 export interface StageHandle {
@@ -36,6 +48,8 @@ export interface StageHandle {
   /** The port /healthz, /readyz and /metrics listen on. */
   metricsPort: number;
   worker: Worker;
+  /** The workers of `extraQueues`, in order. */
+  extraWorkers: Worker[];
 }
 
 /**
@@ -76,17 +90,23 @@ export async function runStage<T>(opts: StageOptions<T>): Promise<StageHandle> {
     throw err;
   }
 
-  const worker = new Worker<T>(opts.queue, (job) => processJob(job, opts, metrics, logger), {
-    connection,
-    prefix: config.prefix,
-    concurrency: Math.max(1, opts.concurrency),
-  });
-  worker.on('error', (err) => logger.error('worker error', { error: err }));
-  worker.on('stalled', (jobId) => logger.warn('job stalled; it will run again', { jobId }));
+  const newWorker = <J>(queue: QueueName, concurrency: number, process: (job: Job<J>) => Promise<unknown>): Worker<J> => {
+    const w = new Worker<J>(queue, (job) => processJob(job, process, metrics, logger), {
+      connection,
+      prefix: config.prefix,
+      concurrency: Math.max(1, concurrency),
+    });
+    w.on('error', (err) => logger.error('worker error', { queue, error: err }));
+    w.on('stalled', (jobId) => logger.warn('job stalled; it will run again', { queue, jobId }));
+    return w;
+  };
+  const worker = newWorker<T>(opts.queue, opts.concurrency, opts.process);
+  const extraWorkers = (opts.extraQueues ?? []).map((q) => newWorker(q.queue, q.concurrency, q.process));
+  const workers: Worker[] = [worker, ...extraWorkers];
   try {
-    await worker.waitUntilReady();
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
   } catch (err) {
-    await worker.close(true).catch(() => undefined);
+    await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
     await health.close();
     connection.disconnect();
     throw err;
@@ -98,7 +118,7 @@ export async function runStage<T>(opts: StageOptions<T>): Promise<StageHandle> {
       health.setDraining();
       logger.info('draining: no new jobs, waiting for active ones');
       let failure: unknown;
-      await worker.close().catch((err: unknown) => (failure ??= err));
+      await Promise.all(workers.map((w) => w.close().catch((err: unknown) => (failure ??= err))));
       await opts.onClose?.().catch((err: unknown) => (failure ??= err));
       await queues.close().catch((err: unknown) => (failure ??= err));
       await connection.quit().catch(() => connection.disconnect());
@@ -132,15 +152,15 @@ export async function runStage<T>(opts: StageOptions<T>): Promise<StageHandle> {
     process.on('SIGINT', onSignal);
   }
 
-  logger.info('started', { queue: opts.queue, concurrency: opts.concurrency, metricsPort });
-  return { close, metricsPort, worker };
+  logger.info('started', { queue: opts.queue, concurrency: opts.concurrency, metricsPort, extraQueues: (opts.extraQueues ?? []).map((q) => q.queue) });
+  return { close, metricsPort, worker, extraWorkers };
 }
 
 /** One job through the stage's processor, timed and counted. */
-async function processJob<T>(job: Job<T>, opts: StageOptions<T>, metrics: Metrics, logger: Logger): Promise<unknown> {
+async function processJob<T>(job: Job<T>, process: (job: Job<T>) => Promise<unknown>, metrics: Metrics, logger: Logger): Promise<unknown> {
   const endTimer = metrics.stageSeconds.startTimer();
   try {
-    const result = await opts.process(job);
+    const result = await process(job);
     metrics.jobs.inc({ outcome: 'completed' });
     return result;
   } catch (err) {

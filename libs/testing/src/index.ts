@@ -1,1 +1,5 @@
 export * from './service';
+export * from './processes';
+export * from './http-clients';
+export * from './redis-server';
+export * from './image-fuzz';

@@ -64,8 +64,8 @@ export async function startService(extraEnv: Record<string, string> = {}): Promi
   };
 }
 
-export async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+export async function deleteKeys(prefix: string, redisUrl = REDIS_URL): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
   try {
     let cursor = '0';
     do {

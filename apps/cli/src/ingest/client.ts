@@ -117,6 +117,12 @@ export class GatewayClient {
     }
   }
 
+  /** Changes a collection's settings (`PATCH /v1/collections/{name}`); answers the collection. */
+  updateCollection(name: string, changes: { threshold: number }): Promise<CollectionView & { threshold?: number }> {
+    // The same body sent twice sets the same value: safe to retry.
+    return this.request('PATCH', `/v1/collections/${encodeURIComponent(name)}`, { json: changes, retry: true });
+  }
+
   /** Path mode: the server reads the files itself (they must be under its FACEPIPE_PATH_ROOTS). */
   submitPaths(target: SubmitTarget, items: { key: string; path: string }[], opts: SubmitOptions = {}): Promise<{ jobId: string }> {
     const json: Record<string, unknown> = { items };

@@ -31,6 +31,9 @@ describe('isValidKey', () => {
     expect(isValidKey('a'.repeat(513))).toBe(false);
     expect(isValidKey('a\nb.jpg')).toBe(false);
     expect(isValidKey('a\u007fb.jpg')).toBe(false);
+    expect(isValidKey('caf\ufffd.jpg')).toBe(false); // a name that was not UTF-8
+    expect(isValidKey('\ud800.jpg')).toBe(false);
+    expect(isValidKey('😀.jpg')).toBe(true);
   });
 });
 

@@ -5,10 +5,13 @@ import path from 'node:path';
 /** Photo extensions `facepipe ingest` picks up, compared case-insensitively. */
 export const PHOTO_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png', '.webp', '.avif', '.tif', '.tiff', '.gif']);
 
-/** The gateway's photo keys: 1–512 characters, no control characters. */
+/**
+ * The gateway's photo keys (PHOTO_KEY): 1–512 characters, no control characters, and valid
+ * Unicode: no lone surrogate and no U+FFFD, which is what a file name that is not UTF-8 becomes.
+ */
 export function isValidKey(key: string): boolean {
   const chars = [...key];
-  return chars.length >= 1 && chars.length <= 512 && chars.every((c) => c >= ' ' && c !== '\u007f');
+  return chars.length >= 1 && chars.length <= 512 && chars.every((c) => c >= ' ' && c !== '\u007f' && c !== '\ufffd' && !/^[\ud800-\udfff]$/.test(c));
 }
 
 export interface Photo {
@@ -66,7 +69,7 @@ export async function walkPhotos(root: string): Promise<WalkResult> {
         continue; // sockets, FIFOs, devices
       }
       if (!isValidKey(key)) {
-        warnings.push(`skipped ${JSON.stringify(key)}: a key must be 1-512 characters without control characters`);
+        warnings.push(`skipped ${JSON.stringify(key)}: a key must be 1-512 characters of valid UTF-8 without control characters`);
         continue;
       }
       photos.push({ key, file, size });

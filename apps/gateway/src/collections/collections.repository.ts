@@ -4,7 +4,24 @@ import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
 
 export interface CollectionRecord {
   createdAt: string;
+  /** The match threshold of 1:N search, when set (PATCH); absent means the default. */
+  threshold?: number;
 }
+
+/**
+ * Replaces a registered collection's record if it is still the one read (compare and set), so a
+ * PATCH can neither bring back a collection deleted meanwhile nor undo a concurrent change.
+ * Returns 1 when replaced, 0 when the record changed (read again), -1 when it is gone.
+ */
+const REPLACE_RECORD = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return -1 end
+if current ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`;
+
+type ReplaceRecordCommand = { facepipeReplaceCollection(key: string, name: string, expected: string, next: string): Promise<number> };
 
 export interface StoredStats {
   photos: number;
@@ -35,6 +52,25 @@ export class CollectionsRepository {
   async get(name: string): Promise<CollectionRecord | null> {
     const raw = await this.redis.hget(this.registryKey, name);
     return raw === null ? null : (JSON.parse(raw) as CollectionRecord);
+  }
+
+  /** A DELETE of the collection has not finished yet (see erase.service): its name is not free. */
+  async isDeleting(name: string): Promise<boolean> {
+    return (await this.redis.sismember(`${this.config.prefix}:collections:deleting`, name)) === 1;
+  }
+
+  /** Applies `change` to the record atomically (retrying on a concurrent change); null when there is no such collection. */
+  async update(name: string, change: (record: CollectionRecord) => CollectionRecord): Promise<CollectionRecord | null> {
+    const redis = this.redis as Redis & ReplaceRecordCommand;
+    if (!redis.facepipeReplaceCollection) redis.defineCommand('facepipeReplaceCollection', { numberOfKeys: 1, lua: REPLACE_RECORD });
+    for (;;) {
+      const raw = await this.redis.hget(this.registryKey, name);
+      if (raw === null) return null;
+      const next = change(JSON.parse(raw) as CollectionRecord);
+      const done = await redis.facepipeReplaceCollection(this.registryKey, name, raw, JSON.stringify(next));
+      if (done === 1) return next;
+      if (done === -1) return null;
+    }
   }
 
   async exists(name: string): Promise<boolean> {

@@ -16,5 +16,10 @@ export const collectionStatsSchema = z.object({
   photos: z.number().int(),
   faces: z.number().int(),
   people: z.number().int(),
+  threshold: z.number().describe("similarity at which a search's best candidate is a `match` (default: the model manifest's)"),
 });
 export type CollectionStats = z.infer<typeof collectionStatsSchema>;
+
+/** PATCH /v1/collections/{name}: `null` returns the threshold to the default. */
+export const updateCollectionSchema = z.object({ threshold: z.number().min(-1).max(1).nullable() }).strict();
+export type UpdateCollection = z.infer<typeof updateCollectionSchema>;

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { DEFAULT_MATCH_THRESHOLD } from '@facepipe/contracts';
 import { ApiError } from '../common/api-error';
-import { CollectionsRepository } from './collections.repository';
-import type { Collection, CollectionStats } from './collections.schemas';
+import { type CollectionRecord, CollectionsRepository } from './collections.repository';
+import type { Collection, CollectionStats, UpdateCollection } from './collections.schemas';
 
 @Injectable()
 export class CollectionsService {
@@ -9,6 +10,7 @@ export class CollectionsService {
 
   async create(name: string): Promise<Collection> {
     const createdAt = new Date().toISOString();
+    if (await this.repo.isDeleting(name)) throw ApiError.conflict('COLLECTION_EXISTS', `Collection "${name}" is being deleted; try again when that has finished`);
     if (!(await this.repo.create(name, { createdAt }))) {
       throw ApiError.conflict('COLLECTION_EXISTS', `Collection "${name}" already exists`);
     }
@@ -16,8 +18,32 @@ export class CollectionsService {
   }
 
   async stats(name: string): Promise<CollectionStats> {
-    await this.assertExists(name);
-    return { name, ...(await this.repo.stats(name)) };
+    const record = await this.record(name);
+    return { name, ...(await this.repo.stats(name)), threshold: thresholdOf(record) };
+  }
+
+  /** PATCH /v1/collections/{name}: sets (or, with null, resets) the match threshold. */
+  async update(name: string, change: UpdateCollection): Promise<CollectionStats> {
+    const updated = await this.repo.update(name, (record) => {
+      const next: CollectionRecord = { ...record };
+      if (change.threshold === null) delete next.threshold;
+      else next.threshold = change.threshold;
+      return next;
+    });
+    if (!updated) throw collectionNotFound(name);
+    return { name, ...(await this.repo.stats(name)), threshold: thresholdOf(updated) };
+  }
+
+  /** The registered record (404 COLLECTION_NOT_FOUND when there is none). */
+  async record(name: string): Promise<CollectionRecord> {
+    const record = await this.repo.get(name);
+    if (!record) throw collectionNotFound(name);
+    return record;
+  }
+
+  /** The similarity at which a search's best candidate is a match: the collection's own, or the model default. */
+  async matchThreshold(name: string): Promise<number> {
+    return thresholdOf(await this.record(name));
   }
 
   /** 404 COLLECTION_NOT_FOUND unless the collection is registered. */
@@ -28,4 +54,8 @@ export class CollectionsService {
 
 export function collectionNotFound(name: string): ApiError {
   return ApiError.notFound('COLLECTION_NOT_FOUND', `Collection "${name}" does not exist`);
+}
+
+function thresholdOf(record: CollectionRecord): number {
+  return record.threshold ?? DEFAULT_MATCH_THRESHOLD;
 }

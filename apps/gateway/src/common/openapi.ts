@@ -29,7 +29,7 @@ export function setupOpenApi(app: INestApplication): void {
     )
     .setVersion('0.1.0')
     .addApiKey(
-      { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'required on every route but the probes when the server sets FACEPIPE_API_KEY' },
+      { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'the admin key (FACEPIPE_API_KEY) or a key issued by POST /v1/keys; required on every route but the probes when the server sets FACEPIPE_API_KEY' },
       API_KEY_SECURITY,
     )
     .build();

@@ -21,9 +21,12 @@ export function literalAddress(url: URL): string | null {
   return isIP(host) ? host : null;
 }
 
-/** True for a host that is loopback by name (`localhost`, `*.localhost`) or a non-public literal address. */
+/**
+ * True for a host that is loopback by name (`localhost`, `*.localhost`, with or without the
+ * root's trailing dot, which DNS ignores) or a non-public literal address.
+ */
 export function isPrivateHost(url: URL): boolean {
-  const host = url.hostname.toLowerCase();
+  const host = url.hostname.toLowerCase().replace(/\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   const ip = literalAddress(url);
   return ip !== null && !isPublicAddress(ip);

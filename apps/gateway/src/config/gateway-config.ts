@@ -18,7 +18,13 @@ export interface GatewayConfig extends ServiceConfig {
   webhookConcurrency?: number;
   /** FACEPIPE_JSON_BODY_LIMIT: largest JSON request body in bytes (default 16 MiB: room for 10,000 items). */
   jsonBodyLimit?: number;
+  /** FACEPIPE_RATE_LIMIT: synchronous calls per second per key (0 = off; default 10). */
+  rateLimit?: number;
+  /** FACEPIPE_RATE_LIMIT_BURST: calls a key may make at once (default twice the rate, at least 1). */
+  rateLimitBurst?: number;
 }
+
+export const RATE_LIMIT_DEFAULT = 10;
 
 export const GATEWAY_DEFAULTS = {
   webhookBackoffMs: 2_000,
@@ -60,8 +66,31 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       issues.push({ variable, message: `must be a positive integer, got ${JSON.stringify(raw)}` });
     }
   }
+  const rateLimit = readRateLimit(env, issues);
   if (issues.length > 0 || !base) throw new ConfigError(issues);
-  return { ...base, ...extra };
+  return { ...base, ...extra, ...rateLimit };
+}
+
+/** FACEPIPE_RATE_LIMIT is a rate (decimals allowed, 0 turns it off); FACEPIPE_RATE_LIMIT_BURST a count. */
+function readRateLimit(env: NodeJS.ProcessEnv, issues: ConfigIssue[]): Pick<GatewayConfig, 'rateLimit' | 'rateLimitBurst'> {
+  const out: Pick<GatewayConfig, 'rateLimit' | 'rateLimitBurst'> = {};
+  const rate = env.FACEPIPE_RATE_LIMIT?.trim();
+  if (rate) {
+    if (/^\d+(\.\d+)?$/.test(rate) && Number.isFinite(Number(rate))) out.rateLimit = Number(rate);
+    else issues.push({ variable: 'FACEPIPE_RATE_LIMIT', message: `must be a number of requests per second, 0 for none, got ${JSON.stringify(env.FACEPIPE_RATE_LIMIT)}` });
+  }
+  const burst = env.FACEPIPE_RATE_LIMIT_BURST?.trim();
+  if (burst) {
+    if (/^\d+$/.test(burst) && Number.isSafeInteger(Number(burst)) && Number(burst) > 0) out.rateLimitBurst = Number(burst);
+    else issues.push({ variable: 'FACEPIPE_RATE_LIMIT_BURST', message: `must be a positive integer, got ${JSON.stringify(env.FACEPIPE_RATE_LIMIT_BURST)}` });
+  }
+  return out;
+}
+
+/** The rate limit with its defaults filled in: `perSecond` 0 means off. */
+export function rateLimitOptions(config: GatewayConfig): { perSecond: number; burst: number } {
+  const perSecond = config.rateLimit ?? RATE_LIMIT_DEFAULT;
+  return { perSecond, burst: config.rateLimitBurst ?? Math.max(1, Math.ceil(2 * perSecond)) };
 }
 
 /** The gateway options with their defaults filled in. */

@@ -1,10 +1,12 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { PublicRoute } from '../access/access.decorator';
 import { ApiError } from '../common/api-error';
 import { ERROR_SCHEMA } from '../common/openapi';
 import { HealthService } from './health.service';
 
 @ApiTags('health')
+@PublicRoute()
 @Controller()
 export class HealthController {
   constructor(private readonly health: HealthService) {}

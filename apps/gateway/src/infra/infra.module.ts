@@ -1,5 +1,5 @@
-import { BlobStore, JobStore, Queues, createRedis } from '@facepipe/pipeline';
-import { type DynamicModule, Global, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { BlobRefs, BlobStore, JobStore, Queues, ReplyWaiter, ThumbnailStore, createRedis, thumbnailDir } from '@facepipe/pipeline';
+import { type DynamicModule, Global, Injectable, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import path from 'node:path';
 import { GatewayLogger } from '../common/gateway-logger';
@@ -12,13 +12,39 @@ export class InfraShutdown implements OnApplicationShutdown {
     private readonly redis: Redis,
     private readonly queues: Queues,
     private readonly logger: GatewayLogger,
+    private readonly replies: ReplyWaiter,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.replies.close().catch((err: Error) => this.logger.warn('closing the reply waiter failed', { error: err.message }));
     await this.queues.close().catch((err: Error) => this.logger.warn('closing the queues failed', { error: err.message }));
     // QUIT lets pending replies arrive; a connection that is not up (yet) is just dropped.
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
     this.redis.disconnect();
+  }
+}
+
+/** Stale upload temp files (`.part`) older than this are removed at boot: an upload in flight writes to its file continuously. */
+export const BLOB_TEMP_MAX_AGE_MS = 3_600_000;
+
+/**
+ * A gateway killed mid-upload leaves its temp file behind (never a blob: only a complete, renamed
+ * file gets an id). The next boot removes the ones no live upload can still own.
+ */
+@Injectable()
+export class BlobTempSweep implements OnApplicationBootstrap {
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly logger: GatewayLogger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      const removed = await this.blobs.sweepTemp(BLOB_TEMP_MAX_AGE_MS);
+      if (removed > 0) this.logger.info('removed stale upload temp files', { removed });
+    } catch (err) {
+      this.logger.warn('could not sweep upload temp files', { error: err instanceof Error ? err.message : String(err) });
+    }
   }
 }
 
@@ -39,9 +65,15 @@ export class InfraModule {
         { provide: Queues, useFactory: (redis: Redis) => new Queues(redis, config.prefix), inject: [Redis] },
         { provide: JobStore, useFactory: (redis: Redis) => new JobStore(redis, config.prefix), inject: [Redis] },
         { provide: BlobStore, useFactory: () => new BlobStore(path.join(config.dataDir, 'blobs')) },
+        // One subscriber per process for every synchronous call's reply (recognition, index operations).
+        { provide: ReplyWaiter, useFactory: (redis: Redis) => new ReplyWaiter(redis, config.prefix), inject: [Redis] },
+        // Who uses each uploaded blob (erasure deletes a blob only when nothing else does), and the face thumbnails.
+        { provide: BlobRefs, useFactory: (redis: Redis) => new BlobRefs(redis, config.prefix), inject: [Redis] },
+        { provide: ThumbnailStore, useFactory: (redis: Redis) => new ThumbnailStore(thumbnailDir(config.dataDir), redis, config.prefix), inject: [Redis] },
         InfraShutdown,
+        BlobTempSweep,
       ],
-      exports: [GATEWAY_CONFIG, GatewayLogger, Redis, Queues, JobStore, BlobStore],
+      exports: [GATEWAY_CONFIG, GatewayLogger, Redis, Queues, JobStore, BlobStore, ReplyWaiter, BlobRefs, ThumbnailStore],
     };
   }
 }

@@ -2,6 +2,7 @@ import { Controller, Get, HttpCode, Param, Post, Query, Req, UploadedFiles, UseG
 import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { JobView, PhotoResult } from '@facepipe/contracts';
 import type { Request } from 'express';
+import { Access } from '../access/access.decorator';
 import { Accepts, ContentTypeGuard } from '../common/content-type.guard';
 import { API_KEY_SECURITY, ERROR_SCHEMA } from '../common/openapi';
 import { openApiSchema, parseWith } from '../common/zod';
@@ -47,6 +48,7 @@ export class JobsController {
   ) {}
 
   @Post('collections/:name/photos')
+  @Access('write', { collection: 'name' })
   @HttpCode(202)
   @Accepts('application/json', 'multipart/form-data')
   @UseGuards(ContentTypeGuard, CollectionExistsGuard)
@@ -70,6 +72,7 @@ export class JobsController {
   }
 
   @Post('jobs/:id/photos')
+  @Access('write', { job: 'id' })
   @HttpCode(202)
   @Accepts('application/json', 'multipart/form-data')
   @UseGuards(ContentTypeGuard, OpenJobGuard)
@@ -90,6 +93,7 @@ export class JobsController {
   }
 
   @Post('jobs/:id/seal')
+  @Access('write', { job: 'id' })
   @HttpCode(200)
   @ApiOperation({ summary: 'Seal a job: no more photos; it completes (and fires its webhook) once every photo has settled' })
   @ApiResponse({ status: 200, schema: openApiSchema(jobViewSchema) })
@@ -99,6 +103,7 @@ export class JobsController {
   }
 
   @Get('jobs/:id')
+  @Access('read', { job: 'id' })
   @ApiOperation({ summary: 'A batch job: state and counts, and its webhook deliveries' })
   @ApiResponse({ status: 200, schema: openApiSchema(jobViewSchema) })
   @ApiResponse({ status: 404, description: 'JOB_NOT_FOUND', schema: ERROR_SCHEMA })
@@ -107,6 +112,7 @@ export class JobsController {
   }
 
   @Get('jobs/:id/results')
+  @Access('read', { job: 'id' })
   @ApiOperation({ summary: 'Per-photo results of a job, in submission order, a page at a time' })
   @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' }, description: '`next` of the previous page' })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })

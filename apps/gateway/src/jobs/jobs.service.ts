@@ -1,5 +1,5 @@
 import { type JobView, type PhotoResult, jobViewSchema } from '@facepipe/contracts';
-import { JobStore, Queues, enqueueWebhook, settlePhoto } from '@facepipe/pipeline';
+import { BlobRefs, JobStore, Queues, enqueueWebhook, settlePhoto } from '@facepipe/pipeline';
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { GatewayLogger } from '../common/gateway-logger';
@@ -21,6 +21,7 @@ export class JobsService {
     private readonly detect: DetectQueueRepository,
     private readonly collections: CollectionsService,
     private readonly logger: GatewayLogger,
+    private readonly blobRefs: BlobRefs,
   ) {}
 
   /** POST /v1/collections/{name}/photos */
@@ -77,6 +78,8 @@ export class JobsService {
 
   private async addAndEnqueue(jobId: string, collection: string, photos: PhotoToAdd[]): Promise<void> {
     await this.jobs.addPhotos(jobId, photos.map((p) => p.key));
+    // Before the photos can be indexed: erasing one must find (and may delete) its uploaded bytes.
+    await this.blobRefs.record(collection, photos.flatMap((p) => (p.source.kind === 'blob' ? [{ key: p.key, blobId: p.source.blobId }] : [])));
     const outcome = await this.detect.enqueue(jobId, collection, photos);
     // A waiting photo of another job was replaced by this one: that job settles it as superseded.
     for (const { jobId: other, key } of outcome.superseded) {

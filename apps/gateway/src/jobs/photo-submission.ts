@@ -103,7 +103,7 @@ function checkKeys(keys: string[], fieldOf: (i: number) => string): void {
   const seen = new Map<string, number>();
   keys.forEach((key, i) => {
     if (!PHOTO_KEY.test(key)) {
-      throw ApiError.badRequest('INVALID_PHOTO_KEY', `${fieldOf(i)}: a photo key is 1–512 characters without control characters`, fieldOf(i));
+      throw ApiError.badRequest('INVALID_PHOTO_KEY', `${fieldOf(i)}: a photo key is 1–512 characters of valid UTF-8 without control characters`, fieldOf(i));
     }
     const first = seen.get(key);
     if (first !== undefined) {

@@ -60,19 +60,26 @@ export class PhotoUploadInterceptor implements NestInterceptor {
   }
 
   private mapUploadError(err: unknown): unknown {
-    if (err instanceof PayloadTooLargeException) {
-      return new ApiError(413, 'PHOTO_TOO_LARGE', `A photo is larger than ${this.config.maxPhotoBytes} bytes`);
-    }
-    if (err instanceof BadRequestException) {
-      const message = err.message;
-      if (/^Too many (files|parts)/.test(message)) {
-        return ApiError.badRequest('TOO_MANY_ITEMS', `At most ${MAX_ITEMS_PER_REQUEST} photos per request`);
-      }
-      if (/^Unexpected file field/.test(message)) {
-        return ApiError.badRequest('INVALID_MULTIPART', `Files must be sent in the "${PHOTOS_FIELD}" field`);
-      }
-      return ApiError.badRequest('INVALID_MULTIPART', message);
-    }
-    return err;
+    return mapUploadError(err, this.config.maxPhotoBytes, `Files must be sent in the "${PHOTOS_FIELD}" field`);
   }
+}
+
+/**
+ * multer's errors as the API's codes (TOO_MANY_ITEMS, PHOTO_TOO_LARGE, INVALID_MULTIPART); shared
+ * with the synchronous calls' upload interceptor. `wrongField` is the message for a file sent in a
+ * field the route does not take.
+ */
+export function mapUploadError(err: unknown, maxPhotoBytes: number, wrongField: string): unknown {
+  if (err instanceof PayloadTooLargeException) {
+    return new ApiError(413, 'PHOTO_TOO_LARGE', `A photo is larger than ${maxPhotoBytes} bytes`);
+  }
+  if (err instanceof BadRequestException) {
+    const message = err.message;
+    if (/^Too many (files|parts)/.test(message)) {
+      return ApiError.badRequest('TOO_MANY_ITEMS', `At most ${MAX_ITEMS_PER_REQUEST} photos per request`);
+    }
+    if (/^Unexpected file field/.test(message)) return ApiError.badRequest('INVALID_MULTIPART', wrongField);
+    return ApiError.badRequest('INVALID_MULTIPART', message);
+  }
+  return err;
 }

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GatewayLogger } from '../common/gateway-logger';
 import { type GatewayConfig, loadGatewayConfig } from '../config/gateway-config';
-import { createGatewayApp } from '../main';
+import { type CreateGatewayOptions, createGatewayApp } from '../main';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const DEMO_DIR = path.resolve(__dirname, '../../../../node_modules/@vladmandic/face-api/demo');
@@ -70,11 +70,11 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(extraEnv: Record<string, string> = {}): Promise<TestGateway> {
+export async function startTestGateway(extraEnv: Record<string, string> = {}, options: Pick<CreateGatewayOptions, 'extraModules'> = {}): Promise<TestGateway> {
   const { env, prefix, dataDir, cleanup } = testEnv(extraEnv);
   const config = loadGatewayConfig(env);
   const logs: string[] = [];
-  const app = await createGatewayApp(config, { logger: new GatewayLogger('gateway', { write: (line) => logs.push(line) }) });
+  const app = await createGatewayApp(config, { ...options, logger: new GatewayLogger('gateway', { write: (line) => logs.push(line) }) });
   await app.listen(0, '127.0.0.1');
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });

@@ -1,4 +1,4 @@
-import { isPublicAddress, safeLookup } from '@facepipe/pipeline';
+import { type Resolver, isPublicAddress, safeLookup } from '@facepipe/pipeline';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -16,6 +16,10 @@ export interface SendOptions {
   allowPrivate: boolean;
   /** Clock in unix seconds (tests). */
   now?: () => number;
+  /** Tests only: a stand-in for `dns.lookup`. */
+  resolve?: Resolver;
+  /** Tests only: a stand-in for `isPublicAddress` (ignored when allowPrivate is set). */
+  isAllowedAddress?: (ip: string) => boolean;
 }
 
 /** Raised when the target is refused by policy (not a network problem): retrying cannot help. */
@@ -56,8 +60,9 @@ export function sendWebhook(req: WebhookRequest, opts: SendOptions): Promise<num
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return Promise.reject(new WebhookTargetRefused(`webhook URL scheme ${url.protocol} is not allowed`));
   }
+  const isAllowed = opts.allowPrivate ? () => true : (opts.isAllowedAddress ?? isPublicAddress);
   const literal = url.hostname.replace(/^\[|\]$/g, '');
-  if (!opts.allowPrivate && isIP(literal) && !isPublicAddress(literal)) {
+  if (isIP(literal) && !isAllowed(literal)) {
     return Promise.reject(new WebhookTargetRefused(`webhook address ${literal} is not public`));
   }
   const timestamp = Math.floor((opts.now?.() ?? Date.now() / 1000));
@@ -78,7 +83,7 @@ export function sendWebhook(req: WebhookRequest, opts: SendOptions): Promise<num
       method: 'POST',
       headers,
       agent: false, // a fresh connection per attempt: the address check runs every time
-      lookup: safeLookup(opts.allowPrivate),
+      lookup: safeLookup(opts.allowPrivate, { resolve: opts.resolve, isAllowed }),
     });
     const timer = setTimeout(() => {
       const err = new Error(`timed out after ${opts.timeoutMs} ms`);

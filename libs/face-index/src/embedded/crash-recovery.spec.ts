@@ -6,8 +6,9 @@
  *     possibly the one write in flight, and then all of it (a batch is one WAL record);
  *   - no id appears twice; search works; a second reopen (after the recovered state was
  *     checkpointed on close) gives the same state.
- * Kill moments: WAL only; with frequent checkpoints at a random moment; and inside a checkpoint,
- * before and after its manifest switch.
+ * Kill moments: WAL only; with frequent checkpoints at a random moment; inside a checkpoint,
+ * before and after its manifest switch; and under heavy load, with 16 upserts in flight at once
+ * (group commit), where every acknowledged batch must be there and every other one whole or absent.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
 import { EmbeddedFaceIndex } from './embedded-face-index';
-import { modelAfter } from './testing/crash-ops';
+import { CRASH_BATCH, concurrentUpsert, modelAfter } from './testing/crash-ops';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 let work: string;
@@ -47,11 +48,13 @@ interface Run {
   jitterMs?: number;
   /** Or kill while the child is blocked in this phase of its n-th checkpoint. */
   pauseAt?: { phase: 'written' | 'committed'; checkpoint: number };
+  /** Keep this many upserts in flight at once (group commit) instead of one write at a time. */
+  concurrent?: number;
 }
 
 /** Runs the child until the kill; returns how many writes were acknowledged and its output. */
 async function runAndKill(dir: string, run: Run): Promise<{ acked: number; lines: string[] }> {
-  const child: ChildProcess = spawn(process.execPath, [writerJs, JSON.stringify({ dir, checkpointEvery: run.checkpointEvery, pauseAt: run.pauseAt })], {
+  const child: ChildProcess = spawn(process.execPath, [writerJs, JSON.stringify({ dir, checkpointEvery: run.checkpointEvery, pauseAt: run.pauseAt, concurrent: run.concurrent })], {
     // The bundle lives in a temp dir; its external packages (usearch) resolve from the repo.
     env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -174,5 +177,36 @@ describe('crash recovery after SIGKILL', () => {
   it('recovers the new generation when killed inside a checkpoint after its manifest switch', async () => {
     const { lines } = await crashAndVerify({ checkpointEvery: 3, pauseAt: { phase: 'committed', checkpoint: 10 } });
     expect(lines.filter((l) => l.startsWith('checkpoint end'))).toHaveLength(9);
+  });
+
+  it('keeps every acknowledged upsert when killed with 16 upserts in flight (group commit, checkpoints)', async () => {
+    const dir = path.join(work, `index-${Math.random().toString(36).slice(2)}`);
+    const { lines } = await runAndKill(dir, { checkpointEvery: 4, concurrent: 16, killAfterAcks: 150 + Math.floor(Math.random() * 50), jitterMs: 20 });
+    const acked = new Set(lines.filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4))));
+    expect(acked.size).toBeGreaterThanOrEqual(150);
+    expect(lines.some((l) => l.startsWith('checkpoint end'))).toBe(true);
+
+    const index = await EmbeddedFaceIndex.open(dir, { threads: 2 });
+    const state = await readAll(index); // also checks that no id appears twice
+    await index.close();
+    // Which batches survived: each one wholly (exact vectors and payloads) or not at all.
+    const survived: number[] = [];
+    let faces = 0;
+    for (let n = 0; n <= Math.max(...acked) + 16; n++) {
+      const batch = concurrentUpsert(n);
+      const present = batch.filter((f) => {
+        const got = state.get(f.id);
+        return got && sameVector(got.vector, f.vector) && isDeepStrictEqual(got.payload, f.payload);
+      }).length;
+      if (present !== 0 && present !== CRASH_BATCH) throw new Error(`batch ${n} survived in part: ${present} of ${CRASH_BATCH} faces`);
+      if (present === CRASH_BATCH) {
+        survived.push(n);
+        faces += present;
+      }
+    }
+    expect(state.size).toBe(faces); // nothing but whole batches
+    for (const n of acked) expect(survived).toContain(n); // no acknowledged face lost
+    // The log is appended in submission order: what survived is a prefix of it.
+    expect(survived).toEqual(survived.map((_, i) => i));
   });
 });

@@ -68,11 +68,14 @@ export interface EmbeddedSearchOptions extends SearchOptions {
 export type ResolvedOptions = Required<Omit<EmbeddedFaceIndexOptions, 'onEvent'>> & Pick<EmbeddedFaceIndexOptions, 'onEvent'>;
 
 /**
- * Defaults, chosen with bench/index.ts (100k clustered 512-d faces, 2 cores): M=32 reaches a given
- * recall at a lower ef than M=16 or 24; an i8 graph builds 3–5× faster than f32 (a quarter of the
- * memory traffic per distance) and loses no recall once its candidates are re-ranked on the
- * float32 vectors; ef 768 is the smallest tried that gives recall@10 ≥ 0.99 at 100k (faces of the
- * query's own identity are all found from ef 128 on; the rest of a true top 10 are near-ties).
+ * Defaults, chosen with bench/index.ts (2 cores, 100k for the graph settings): M=32 reaches a
+ * given recall at a lower ef than M=16 (M=48 and 64 a little lower still, but build slower); an
+ * i8 graph builds ≈ 2× faster than f16 and loses no recall once its first max(4k, 64) candidates
+ * are re-ranked on the float32 vectors (re-ranking all ef candidates changed nothing);
+ * expansion_add 256 builds ≈ 1.9× slower and helped recall on the face model by < 0.002. ef 768 is the smallest tried that gives recall@10 ≥ 0.99 at
+ * 1M faces of the calibrated face model (0.993; ef 512: 0.988) — at 100k ef 192 would do. It costs
+ * ≈ 12 ms per query at 1M on a busy 2-core machine: lower it per call (`expansionSearch`) where
+ * latency matters more than the last percent of recall.
  */
 export const EMBEDDED_INDEX_DEFAULTS = {
   connectivity: 32,

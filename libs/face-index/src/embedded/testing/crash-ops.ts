@@ -53,3 +53,15 @@ export function modelAfter(n: number): Map<string, ModelFace> {
   }
   return state;
 }
+
+/**
+ * Op n of the concurrent stream: a batch of new faces (ids never reused), so that with many
+ * upserts in flight at once the surviving state says exactly which whole batches made it.
+ */
+export function concurrentUpsert(n: number): IndexedFace[] {
+  const faces: IndexedFace[] = [];
+  for (let j = 0; j < CRASH_BATCH; j++) {
+    faces.push({ id: `c${n}-${j}`, vector: unit(rng(5e6 + n * 1000 + j), CRASH_DIM), payload: { photoKey: `photo${n}`, j } });
+  }
+  return faces;
+}

@@ -6,15 +6,17 @@
  *
  * argv[2]: JSON { dir, checkpointEvery, pauseAt?: { phase, checkpoint } } — with pauseAt, the
  * child prints `paused` and blocks inside that checkpoint phase of its n-th checkpoint (1-based),
- * so the parent's kill lands there.
+ * so the parent's kill lands there. With `concurrent: k`, it keeps k upserts of
+ * `concurrentUpsert(n)` in flight at once (group commit) and prints `ack <n>` as each resolves.
  */
 import { EmbeddedFaceIndex } from '../embedded-face-index';
-import { CRASH_DIM, crashOps } from './crash-ops';
+import { CRASH_DIM, concurrentUpsert, crashOps } from './crash-ops';
 
 interface Args {
   dir: string;
   checkpointEvery: number;
   pauseAt?: { phase: string; checkpoint: number };
+  concurrent?: number;
 }
 
 async function main(): Promise<void> {
@@ -34,6 +36,17 @@ async function main(): Promise<void> {
     },
   });
   await index.ensureCollection('crash', CRASH_DIM);
+  if (args.concurrent) {
+    let next = 0;
+    const lane = async (): Promise<never> => {
+      for (;;) {
+        const op = next++;
+        await index.upsert('crash', concurrentUpsert(op));
+        process.stdout.write(`ack ${op}\n`);
+      }
+    };
+    await Promise.all(Array.from({ length: args.concurrent }, lane));
+  }
   let n = 0;
   for (const op of crashOps()) {
     if (op.kind === 'upsert') await index.upsert('crash', op.faces);

@@ -1,0 +1,172 @@
+import { COLLECTION_NAME, PHOTO_KEY, QUEUES, collectionsKey, photoJobId, reclusterCurrentKey, reclusterStatusKey } from '@facepipe/contracts';
+import { BlobRefs, BlobStore, JobStore, Queues, ThumbnailStore, settlePhoto } from '@facepipe/pipeline';
+import { Injectable } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { CollectionsService, collectionNotFound } from '../collections/collections.service';
+import { ApiError } from '../common/api-error';
+import { GatewayLogger } from '../common/gateway-logger';
+import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
+import { IndexOpsClient } from '../index-ops/index-ops.client';
+
+/** Dropping a big collection's index takes a while; the caller waits for it. */
+const DROP_TIMEOUT_MS = 300_000;
+const DETECT_WAITING_STATES = new Set(['waiting', 'wait', 'prioritized', 'delayed', 'paused', 'waiting-children']);
+
+/** Collections being deleted: a DELETE that was cut off can be repeated, and the name is not reusable meanwhile. */
+export function deletingCollectionsKey(prefix: string): string {
+  return `${prefix}:collections:deleting`;
+}
+
+/**
+ * Erasure: a photo, an identity's faces, or a whole collection go from everywhere they are kept —
+ * the index (vectors and payloads, in the matcher), the thumbnails, the uploaded blobs (when no
+ * other photo uses the same bytes), and the per-photo results of the batch jobs. Afterwards no
+ * search, listing or thumbnail returns anything of them.
+ */
+@Injectable()
+export class EraseService {
+  constructor(
+    private readonly indexOps: IndexOpsClient,
+    private readonly collections: CollectionsService,
+    private readonly thumbnails: ThumbnailStore,
+    private readonly blobRefs: BlobRefs,
+    private readonly blobs: BlobStore,
+    private readonly jobs: JobStore,
+    private readonly queues: Queues,
+    private readonly redis: Redis,
+    private readonly logger: GatewayLogger,
+    @InjectConfig() private readonly config: GatewayConfig,
+  ) {}
+
+  /** DELETE /v1/collections/{c}/photos/{key} */
+  async erasePhoto(collection: string, key: string): Promise<{ collection: string; key: string; faces: number }> {
+    await this.collections.assertExists(collection);
+    if (!PHOTO_KEY.test(key)) throw photoNotFound(key);
+    const pending = await this.stopPending(collection, key);
+    const erased = await this.eraseFaces(collection, { photoKey: key });
+    await this.removeStageJobs(collection, key);
+    const hadBlobs = (await this.blobRefs.blobsOf(collection, key)).length > 0;
+    await this.deleteBlobs(await this.blobRefs.release(collection, [key]));
+    // The photo's entries in the results of the jobs that processed it (its key and counts stay: they are aggregates).
+    const jobIds = new Set([...erased.jobIds, ...(pending.jobId ? [pending.jobId] : [])]);
+    for (const jobId of jobIds) await this.redis.hdel(this.jobs.keys(jobId).results, key);
+    if (erased.photoKeys.length === 0 && !hadBlobs && !pending.jobId) throw photoNotFound(key);
+    this.logger.info('photo erased', { collection, faces: erased.deleted });
+    return { collection, key, faces: erased.deleted };
+  }
+
+  /**
+   * Erases faces selected by a payload filter (a photo's, an identity's): their index entries and
+   * thumbnails. For the identities feature: `eraseFaces(c, { identityId })`.
+   */
+  async eraseFaces(collection: string, filter: { photoKey?: string; identityId?: string; personId?: string }) {
+    const erased = await this.indexOps.call(collection, { type: 'deleteFaces', filter });
+    await this.thumbnails.delete(erased.faceIds);
+    return erased;
+  }
+
+  /** DELETE /v1/collections/{c} */
+  async eraseCollection(name: string): Promise<{ name: string; faces: number }> {
+    if (!COLLECTION_NAME.test(name)) throw collectionNotFound(name);
+    const registry = collectionsKey(this.config.prefix), deleting = deletingCollectionsKey(this.config.prefix);
+    const [[, registered], [, resuming]] = (await this.redis.multi().hexists(registry, name).sismember(deleting, name).exec()) as [[unknown, number], [unknown, number]];
+    if (!registered && !resuming) throw collectionNotFound(name);
+    // Unregistered first: from here the gateway refuses new photos and the matcher refuses in-flight ones.
+    await this.redis.multi().hdel(registry, name).sadd(deleting, name).exec();
+    const { faces } = await this.indexOps.call(name, { type: 'dropCollection' }, DROP_TIMEOUT_MS);
+    await this.thumbnails.dropCollection(name);
+    await this.deleteBlobs(await this.blobRefs.releaseCollection(name));
+    const recluster = await this.redis.get(reclusterCurrentKey(this.config.prefix, name));
+    if (recluster) await this.redis.del(reclusterStatusKey(this.config.prefix, recluster));
+    // Stats, blob references, identities, recluster pointer: everything under the collection's keys.
+    await this.deleteMatching(`${this.config.prefix}:collection:${name}:*`);
+    const jobs = await this.deleteJobsOf(name);
+    await this.redis.srem(deleting, name);
+    this.logger.info('collection erased', { collection: name, faces, jobs });
+    return { name, faces };
+  }
+
+  /**
+   * A photo still on its way through the pipeline would be indexed after its erasure: a waiting one
+   * is taken off the queue (its job settles it as PHOTO_ERASED); one being processed is 409.
+   */
+  private async stopPending(collection: string, key: string): Promise<{ jobId?: string }> {
+    const queue = this.queues.get(QUEUES.detect);
+    const id = photoJobId(collection, key);
+    const job = await queue.getJob(id);
+    if (!job) return {};
+    const jobId = (job.data as { jobId?: string } | undefined)?.jobId;
+    const state = await job.getState();
+    const inProgress = () =>
+      new ApiError(409, 'PHOTO_IN_PROGRESS', `Photo ${JSON.stringify(key)} is being processed; erase it once its job has settled it`);
+    if (DETECT_WAITING_STATES.has(state)) {
+      if ((await queue.remove(id)) !== 1) throw inProgress(); // a worker took it meanwhile
+      if (jobId) {
+        await settlePhoto(this.queues, this.jobs, jobId, { key, status: 'failed', faces: [], error: { code: 'PHOTO_ERASED', message: 'The photo was erased before it was processed' } }).catch(
+          (err: unknown) => this.logger.warn('could not settle an erased photo', { jobId, error: err instanceof Error ? err.message : String(err) }),
+        );
+      }
+      return { jobId };
+    }
+    if (state === 'active') throw inProgress();
+    // Detected; it may still be in the embed or match stage until its job has its result.
+    if (jobId && (await this.redis.exists(this.jobs.keys(jobId).meta)) && !(await this.redis.hexists(this.jobs.keys(jobId).results, key))) throw inProgress();
+    return { jobId };
+  }
+
+  /**
+   * The photo's finished jobs of each stage, which BullMQ keeps for a day: they hold its source,
+   * its face crops (embed) and its embeddings (match). Ids as the detector gives them (chainJobId).
+   */
+  private async removeStageJobs(collection: string, key: string): Promise<void> {
+    const detect = this.queues.get(QUEUES.detect);
+    const id = photoJobId(collection, key);
+    const job = await detect.getJob(id);
+    if (!job) return;
+    const chain = `${job.id}-${job.timestamp}`;
+    for (const queue of [QUEUES.embed, QUEUES.match]) await this.queues.get(queue).remove(chain);
+    await detect.remove(id);
+  }
+
+  private async deleteBlobs(blobIds: string[]): Promise<void> {
+    for (const blobId of blobIds) await this.blobs.delete(blobId);
+  }
+
+  private async deleteMatching(pattern: string): Promise<number> {
+    let cursor = '0', deleted = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await this.redis.unlink(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  }
+
+  /** Batch job records of the collection (meta, keys, results, deliveries). A scan: deleting a collection is rare. */
+  private async deleteJobsOf(collection: string): Promise<number> {
+    const meta = new RegExp(`^${escapeRegExp(this.config.prefix)}:job:j[0-9a-f]{24}$`);
+    let cursor = '0', deleted = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.config.prefix}:job:j*`, 'COUNT', 1000);
+      cursor = next;
+      const metas = keys.filter((k) => meta.test(k));
+      if (metas.length === 0) continue;
+      const owners = await Promise.all(metas.map((k) => this.redis.hget(k, 'collection')));
+      const doomed = metas.filter((_, i) => owners[i] === collection);
+      for (const k of doomed) {
+        await this.redis.unlink(k, `${k}:keys`, `${k}:results`, `${k}:deliveries`);
+        deleted++;
+      }
+    } while (cursor !== '0');
+    return deleted;
+  }
+}
+
+function photoNotFound(key: string): ApiError {
+  return ApiError.notFound('PHOTO_NOT_FOUND', `Photo ${JSON.stringify(key.slice(0, 200))} does not exist`);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+

@@ -1,0 +1,167 @@
+import { type IdentityRecord, identitiesKey } from '@facepipe/contracts';
+import { Injectable } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
+
+/**
+ * Keys, per collection (all under `<prefix>:collection:<c>:`, so deleting a collection takes them):
+ *   identities          hash  id → JSON IdentityRecord (the matcher reads names here; the people
+ *                             routes create records here too, when a person is named)
+ *   identity-ids        zset  every id at score 0: the listing order (by id) and its cursor
+ *   identity-external   hash  externalId → id (unique per collection)
+ * Every change is one Lua script: two requests can never both take an externalId, and a record and
+ * its index entries change together.
+ */
+
+/** ARGV: id, record JSON, externalId ('' for none). Returns '' when created, else the id that holds the externalId. */
+const CREATE = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return redis.error_reply('identity id taken') end
+if ARGV[3] ~= '' then
+  local owner = redis.call('HGET', KEYS[3], ARGV[3])
+  if owner and redis.call('HEXISTS', KEYS[1], owner) == 1 then return owner end
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+return ''
+`;
+
+/**
+ * Compare and set. ARGV: id, the record JSON as read, the new JSON (or '' to delete), old
+ * externalId, new externalId ('' for none). Returns 'ok', 'changed' (read again), 'missing', or
+ * 'taken:<id>' when another identity holds the new externalId.
+ */
+const REPLACE = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 'missing' end
+if current ~= ARGV[2] then return 'changed' end
+local old, new = ARGV[4], ARGV[5]
+if new ~= '' and new ~= old then
+  local owner = redis.call('HGET', KEYS[3], new)
+  if owner and owner ~= ARGV[1] and redis.call('HEXISTS', KEYS[1], owner) == 1 then return 'taken:' .. owner end
+end
+if old ~= '' and old ~= new and redis.call('HGET', KEYS[3], old) == ARGV[1] then redis.call('HDEL', KEYS[3], old) end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  if new ~= '' and redis.call('HGET', KEYS[3], new) == ARGV[1] then redis.call('HDEL', KEYS[3], new) end
+  return 'ok'
+end
+if new ~= '' then redis.call('HSET', KEYS[3], new, ARGV[1]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 'ok'
+`;
+
+/**
+ * One page by id after ARGV[1] ('' for the first), ARGV[2] + 1 entries (the extra one says whether
+ * there is a next page): id, JSON pairs. Records written without the id index (the people routes
+ * write the hash only) are indexed here first: when the counts differ, the index is rebuilt.
+ */
+const PAGE = `
+if redis.call('HLEN', KEYS[1]) ~= redis.call('ZCARD', KEYS[2]) then
+  redis.call('DEL', KEYS[2])
+  local ids = redis.call('HKEYS', KEYS[1])
+  for i = 1, #ids, 500 do
+    local args = {}
+    for j = i, math.min(i + 499, #ids) do
+      args[#args + 1] = 0
+      args[#args + 1] = ids[j]
+    end
+    redis.call('ZADD', KEYS[2], unpack(args))
+  end
+end
+local from = '-'
+if ARGV[1] ~= '' then from = '(' .. ARGV[1] end
+local ids = redis.call('ZRANGEBYLEX', KEYS[2], from, '+', 'LIMIT', 0, tonumber(ARGV[2]) + 1)
+local out = {}
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', KEYS[1], id) or ''
+end
+return out
+`;
+
+interface IdentityCommands {
+  facepipeIdentityCreate(hash: string, ids: string, external: string, id: string, json: string, externalId: string): Promise<string>;
+  facepipeIdentityReplace(hash: string, ids: string, external: string, id: string, expected: string, next: string, oldExternal: string, newExternal: string): Promise<string>;
+  facepipeIdentityPage(hash: string, ids: string, after: string, limit: string): Promise<string[]>;
+}
+
+export type ReplaceOutcome = { ok: true; record: IdentityRecord | null } | { ok: false; reason: 'missing' } | { ok: false; reason: 'taken'; owner: string };
+
+/** Identity records in Redis; no product logic beyond keeping the record and its indexes consistent. */
+@Injectable()
+export class IdentitiesRepository {
+  private readonly redis: Redis & IdentityCommands;
+
+  constructor(
+    redis: Redis,
+    @InjectConfig() private readonly config: GatewayConfig,
+  ) {
+    redis.defineCommand('facepipeIdentityCreate', { numberOfKeys: 3, lua: CREATE });
+    redis.defineCommand('facepipeIdentityReplace', { numberOfKeys: 3, lua: REPLACE });
+    redis.defineCommand('facepipeIdentityPage', { numberOfKeys: 2, lua: PAGE });
+    this.redis = redis as Redis & IdentityCommands;
+  }
+
+  private keys(collection: string): [string, string, string] {
+    const base = `${this.config.prefix}:collection:${collection}`;
+    return [identitiesKey(this.config.prefix, collection), `${base}:identity-ids`, `${base}:identity-external`];
+  }
+
+  /** Stores a new record under a fresh id; `{ taken }` when another identity holds its externalId. */
+  async create(collection: string, fields: Omit<IdentityRecord, 'id'>): Promise<{ record: IdentityRecord } | { taken: string }> {
+    const record: IdentityRecord = { id: `i${randomBytes(12).toString('hex')}`, ...fields };
+    const owner = await this.redis.facepipeIdentityCreate(...this.keys(collection), record.id, JSON.stringify(record), record.externalId ?? '');
+    return owner === '' ? { record } : { taken: owner };
+  }
+
+  async get(collection: string, id: string): Promise<IdentityRecord | null> {
+    const raw = await this.redis.hget(this.keys(collection)[0], id);
+    return raw === null ? null : (JSON.parse(raw) as IdentityRecord);
+  }
+
+  async byExternalId(collection: string, externalId: string): Promise<IdentityRecord | null> {
+    const [, , external] = this.keys(collection);
+    const id = await this.redis.hget(external, externalId);
+    const record = id === null ? null : await this.get(collection, id);
+    return record?.externalId === externalId ? record : null;
+  }
+
+  /**
+   * Applies `change` to the record (null deletes it) atomically with its externalId index,
+   * reading again when someone else changed it meanwhile.
+   */
+  async replace(collection: string, id: string, change: (record: IdentityRecord) => IdentityRecord | null): Promise<ReplaceOutcome> {
+    for (;;) {
+      const raw = await this.redis.hget(this.keys(collection)[0], id);
+      if (raw === null) return { ok: false, reason: 'missing' };
+      const current = JSON.parse(raw) as IdentityRecord;
+      const next = change(current);
+      const outcome = await this.redis.facepipeIdentityReplace(
+        ...this.keys(collection),
+        id,
+        raw,
+        next === null ? '' : JSON.stringify(next),
+        current.externalId ?? '',
+        next === null ? '' : (next.externalId ?? ''),
+      );
+      if (outcome === 'ok') return { ok: true, record: next };
+      if (outcome === 'missing') return { ok: false, reason: 'missing' };
+      if (outcome.startsWith('taken:')) return { ok: false, reason: 'taken', owner: outcome.slice('taken:'.length) };
+    }
+  }
+
+  /** Records ordered by id, `limit` at most after the id `after`; `next` when there are more. */
+  async page(collection: string, after: string | undefined, limit: number): Promise<{ items: IdentityRecord[]; next?: string }> {
+    const flat = await this.redis.facepipeIdentityPage(this.keys(collection)[0], this.keys(collection)[1], after ?? '', String(limit));
+    const entries: [string, string][] = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push([flat[i], flat[i + 1]]);
+    const more = entries.length > limit;
+    const page = entries.slice(0, limit);
+    // An id whose record went (deleted by the people routes' cleanup) is skipped, not shown empty.
+    const items = page.filter(([, json]) => json !== '').map(([, json]) => JSON.parse(json) as IdentityRecord);
+    return more ? { items, next: page[page.length - 1][0] } : { items };
+  }
+}

@@ -1,0 +1,62 @@
+import { faceViewSchema } from '@facepipe/contracts';
+import { z } from 'zod';
+
+export { enrollResultSchema } from '@facepipe/contracts';
+
+/** Largest metadata object, as JSON. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+
+const name = z.string().trim().min(1).max(200);
+const externalId = z.string().min(1).max(256).describe("the caller's own id for this person (an employee number…), unique in the collection");
+const metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES} bytes as JSON`)
+  .describe('any JSON object, kept as it is');
+
+/** POST /v1/collections/{name}/identities */
+export const createIdentitySchema = z.object({ name, externalId: externalId.optional(), metadata: metadata.optional() }).strict();
+export type CreateIdentity = z.infer<typeof createIdentitySchema>;
+
+/** PATCH …/identities/{id}: the fields given replace the stored ones; `null` removes externalId or metadata. */
+export const updateIdentitySchema = z
+  .object({ name: name.optional(), externalId: externalId.nullable().optional(), metadata: metadata.nullable().optional() })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'give at least one of name, externalId, metadata');
+export type UpdateIdentity = z.infer<typeof updateIdentitySchema>;
+
+export const identitySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  externalId: z.string().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  createdAt: z.string(),
+  updatedAt: z.string().optional(),
+});
+export type IdentityView = z.infer<typeof identitySchema>;
+
+/** GET …/identities/{id}: the record and its enrolled (or named) faces. */
+export const identityWithFacesSchema = identitySchema.extend({ faces: z.array(faceViewSchema) });
+export type IdentityWithFaces = z.infer<typeof identityWithFacesSchema>;
+
+export const identityPageSchema = z.object({ items: z.array(identitySchema), next: z.string().optional() });
+export type IdentityPage = z.infer<typeof identityPageSchema>;
+
+/** GET …/identities?cursor=&limit=&externalId= */
+export const listIdentitiesQuerySchema = z
+  .object({
+    cursor: z.string().min(1).max(64).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    externalId: externalId.optional(),
+  })
+  .strict();
+
+/** DELETE …/identities/{id}?erase=true */
+export const deleteIdentityQuerySchema = z.object({ erase: z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true') }).strict();
+
+export const deleteIdentityResponseSchema = z.object({
+  id: z.string(),
+  erased: z.boolean().describe('true: its faces were deleted from the index; false: they were detached into one unknown person'),
+  faces: z.number().int(),
+  personId: z.string().optional().describe('the unknown person that holds the detached faces'),
+});
+export type DeleteIdentityResponse = z.infer<typeof deleteIdentityResponseSchema>;

@@ -1,0 +1,142 @@
+import { type EnrollResult, type FaceView, IDENTITY_ID, type IdentityRecord, type PhotoSource, enrollPhotoKey } from '@facepipe/contracts';
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { CollectionsService } from '../collections/collections.service';
+import { ApiError } from '../common/api-error';
+import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
+import { EraseService } from '../erase/erase.service';
+import { IndexOpsClient } from '../index-ops/index-ops.client';
+import { SyncCalls } from '../recognition/sync-calls.service';
+import type { CreateIdentity, DeleteIdentityResponse, IdentityPage, IdentityWithFaces, UpdateIdentity } from './identities.schemas';
+import { IdentitiesRepository } from './identities.repository';
+
+/** GET of an identity lists its faces; past this many it is not a person any more but a mistake. */
+const MAX_LISTED_FACES = 10_000;
+const FACE_PAGE = 1000;
+
+/**
+ * Identities of a collection: named people with their own enrolled faces, found by 1:N search.
+ * The records live in Redis; the faces live in the face index, reached through the matcher (index
+ * operations for reading, erasing and detaching them; the synchronous enrol call for adding them).
+ */
+@Injectable()
+export class IdentitiesService {
+  constructor(
+    private readonly repo: IdentitiesRepository,
+    private readonly collections: CollectionsService,
+    private readonly indexOps: IndexOpsClient,
+    private readonly erasure: EraseService,
+    private readonly sync: SyncCalls,
+    @InjectConfig() private readonly config: GatewayConfig,
+  ) {}
+
+  async create(collection: string, body: CreateIdentity): Promise<IdentityRecord> {
+    await this.collections.assertExists(collection);
+    const outcome = await this.repo.create(collection, { ...body, createdAt: new Date().toISOString() });
+    if ('taken' in outcome) throw externalIdTaken(body.externalId!, outcome.taken);
+    return outcome.record;
+  }
+
+  async get(collection: string, id: string): Promise<IdentityWithFaces> {
+    const record = await this.existing(collection, id);
+    return { ...record, faces: await this.faces(collection, id) };
+  }
+
+  async list(collection: string, query: { cursor?: string; limit: number; externalId?: string }): Promise<IdentityPage> {
+    await this.collections.assertExists(collection);
+    if (query.externalId !== undefined) {
+      const record = await this.repo.byExternalId(collection, query.externalId);
+      return { items: record ? [record] : [] };
+    }
+    if (query.cursor !== undefined && !IDENTITY_ID.test(query.cursor)) throw ApiError.badRequest('INVALID_CURSOR', 'cursor is not one this API gave', 'cursor');
+    return this.repo.page(collection, query.cursor, query.limit);
+  }
+
+  async update(collection: string, id: string, body: UpdateIdentity): Promise<IdentityRecord> {
+    await this.existing(collection, id);
+    const outcome = await this.repo.replace(collection, id, (record) => {
+      const next: IdentityRecord = { ...record, updatedAt: new Date().toISOString() };
+      if (body.name !== undefined) next.name = body.name;
+      for (const field of ['externalId', 'metadata'] as const) {
+        const value = body[field];
+        if (value === null) delete next[field];
+        else if (value !== undefined) (next as unknown as Record<string, unknown>)[field] = value;
+      }
+      return next;
+    });
+    if (!outcome.ok) throw outcome.reason === 'missing' ? identityNotFound(id) : externalIdTaken(body.externalId!, outcome.owner);
+    return outcome.record!;
+  }
+
+  /**
+   * Without `erase`, the identity's faces stay in the collection as one unknown person (pinned, so
+   * reclustering keeps them together) and leave 1:N search. With `erase`, they go from the index and
+   * their thumbnails with them. The faces go first and the record last, so a DELETE cut off half-way
+   * can simply be repeated.
+   */
+  async delete(collection: string, id: string, erase: boolean): Promise<DeleteIdentityResponse> {
+    await this.existing(collection, id);
+    let response: DeleteIdentityResponse;
+    if (erase) {
+      const erased = await this.erasure.eraseFaces(collection, { identityId: id });
+      response = { id, erased: true, faces: erased.deleted };
+    } else {
+      const personId = detachedPersonId(id);
+      const patch = { kind: 'person', identityId: null, personId, pinned: true };
+      const { updated } = await this.indexOps.call(collection, { type: 'setPayload', filter: { identityId: id }, patch });
+      response = updated > 0 ? { id, erased: false, faces: updated, personId } : { id, erased: false, faces: 0 };
+    }
+    await this.repo.replace(collection, id, () => null);
+    return response;
+  }
+
+  /** Enrols the largest face of the photo (every face with `all`) into the identity, through the pipeline. */
+  async enroll(collection: string, id: string, source: PhotoSource, all: boolean): Promise<EnrollResult> {
+    await this.existing(collection, id);
+    return this.sync.run({
+      collection,
+      key: enrollPhotoKey(id, photoDigest(source)),
+      source,
+      request: { op: 'enroll', identityId: id, all, minQuality: this.config.enrollMinQuality },
+    });
+  }
+
+  /** 404 COLLECTION_NOT_FOUND or IDENTITY_NOT_FOUND unless both exist. */
+  async existing(collection: string, id: string): Promise<IdentityRecord> {
+    await this.collections.assertExists(collection);
+    const record = IDENTITY_ID.test(id) ? await this.repo.get(collection, id) : null;
+    if (!record) throw identityNotFound(id);
+    return record;
+  }
+
+  private async faces(collection: string, identityId: string): Promise<FaceView[]> {
+    const faces: FaceView[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.indexOps.call(collection, { type: 'listIdentityFaces', identityId, limit: FACE_PAGE, ...(cursor ? { cursor } : {}) });
+      faces.push(...page.items);
+      cursor = page.next;
+    } while (cursor && faces.length < MAX_LISTED_FACES);
+    return faces;
+  }
+}
+
+export function identityNotFound(id: string): ApiError {
+  return ApiError.notFound('IDENTITY_NOT_FOUND', `Identity ${id} does not exist`);
+}
+
+function externalIdTaken(externalId: string, owner: string): ApiError {
+  return ApiError.conflict('EXTERNAL_ID_EXISTS', `externalId "${externalId}" already belongs to identity ${owner}`);
+}
+
+/** The unknown person that a deleted (not erased) identity's faces become: one per identity, stable. */
+export function detachedPersonId(identityId: string): string {
+  return 'person_' + createHash('sha256').update(`identity\u0000${identityId}`).digest('hex').slice(0, 24);
+}
+
+/** The photo part of an enrolled photo's key: its content for an upload, its address otherwise. */
+function photoDigest(source: PhotoSource): string {
+  if (source.kind === 'blob') return source.blobId.slice(0, 32);
+  const address = source.kind === 'url' ? source.url : source.path;
+  return createHash('sha256').update(`${source.kind}\u0000${address}`).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,127 @@
+import {
+  type EnrollResult,
+  type IdentityMatch,
+  type IdentityRecord,
+  type SearchResult,
+  type SyncMatchJob,
+  type SyncRequest,
+  decodeFloat32,
+  faceId,
+  identitiesKey,
+} from '@facepipe/contracts';
+import { type FaceIndex, FaceIndexError, type FacePayload, type Hit, type IndexedFace } from '@facepipe/face-index';
+import { type CollectionRegistry, RequestError, failSyncCall, sendReply } from '@facepipe/pipeline';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { CollectionStats } from './collection-stats';
+import type { Serial } from './serial';
+
+type Op<T extends SyncRequest['op']> = Extract<SyncRequest, { op: T }>;
+
+/**
+ * Face hits asked per searched face: more than k, because an identity may own many faces and the
+ * hits are grouped by identity (best similarity each) before the top k are kept.
+ */
+export function hitsFor(k: number): number {
+  return Math.max(50, k * 4);
+}
+
+/**
+ * The match stage of a synchronous call: 1:N search over a collection's identity faces, and
+ * enrolment of faces into an identity. Both run in the process's one Serial with every other
+ * index writer, so a search sees each enrolment that was answered before it.
+ */
+export class RecognitionProcessor {
+  constructor(
+    private readonly index: FaceIndex,
+    private readonly stats: CollectionStats,
+    private readonly registry: CollectionRegistry,
+    private readonly serial: Serial,
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async process(job: Job<SyncMatchJob>): Promise<unknown> {
+    const data = job.data;
+    const { request } = data;
+    try {
+      const result = await this.serial.run(async () => {
+        if (!(await this.registry.exists(data.collection))) throw new RequestError(404, 'COLLECTION_NOT_FOUND', `Collection "${data.collection}" does not exist`);
+        if (request.op === 'search') return this.search(data, request);
+        if (request.op === 'enroll') return this.enroll(data, request);
+        throw new RequestError(400, 'INVALID_OPERATION', `the matcher does not answer "${request.op}"`);
+      });
+      await sendReply(this.redis, this.prefix, request.id, { ok: true, result });
+      return { op: request.op, faces: data.faces.length };
+    } catch (err) {
+      const e = err instanceof FaceIndexError && err.code === 'INVALID_ARGUMENT' ? new RequestError(400, 'VALIDATION_FAILED', err.message) : err;
+      return failSyncCall(this.redis, this.prefix, job, request.id, e, e instanceof RequestError && e.status < 500);
+    }
+  }
+
+  private async search(data: SyncMatchJob, request: Op<'search'>): Promise<SearchResult> {
+    const faces: SearchResult['faces'] = [];
+    for (const f of data.faces) {
+      const hits = await this.identityHits(data.collection, decodeFloat32(f.embedding), hitsFor(request.k), request.exact);
+      const candidates = await this.topIdentities(data.collection, hits, request.k);
+      const best = candidates[0];
+      faces.push({ box: f.box, score: f.score, candidates, match: best && best.similarity >= request.threshold ? best : null });
+    }
+    return { faces, threshold: request.threshold };
+  }
+
+  private async identityHits(collection: string, vector: Float32Array, k: number, exact: boolean): Promise<Hit[]> {
+    try {
+      return await this.index.search(collection, vector, { k, filter: { kind: 'identity' }, exact });
+    } catch (err) {
+      // Nothing enrolled or ingested yet: the index has no such collection, so nobody matches.
+      if (err instanceof FaceIndexError && err.code === 'COLLECTION_NOT_FOUND') return [];
+      throw err;
+    }
+  }
+
+  /** Hits grouped by identity (each at its best similarity), named, most similar first, k at most. */
+  private async topIdentities(collection: string, hits: Hit[], k: number): Promise<IdentityMatch[]> {
+    const best = new Map<string, number>();
+    for (const h of hits) {
+      const id = h.payload.identityId;
+      if (typeof id === 'string' && h.score > (best.get(id) ?? -Infinity)) best.set(id, h.score);
+    }
+    const ranked = [...best].sort((a, b) => b[1] - a[1]);
+    if (ranked.length === 0) return [];
+    const records = await this.redis.hmget(identitiesKey(this.prefix, collection), ...ranked.map(([id]) => id));
+    const out: IdentityMatch[] = [];
+    ranked.forEach(([identityId, similarity], i) => {
+      const raw = records[i];
+      // No record: the identity was deleted while its faces were being detached or erased.
+      if (raw === null || out.length >= k) return;
+      out.push({ identityId, name: (JSON.parse(raw) as IdentityRecord).name, similarity });
+    });
+    return out;
+  }
+
+  private async enroll(data: SyncMatchJob, request: Op<'enroll'>): Promise<EnrollResult> {
+    const { collection, key } = data;
+    // Checked inside the serial order: a DELETE of the identity that ran before this sees no face of it after.
+    if ((await this.redis.hexists(identitiesKey(this.prefix, collection), request.identityId)) !== 1) {
+      throw new RequestError(404, 'IDENTITY_NOT_FOUND', `Identity ${request.identityId} does not exist`);
+    }
+    const vectors = data.faces.map((f) => decodeFloat32(f.embedding));
+    await this.index.ensureCollection(collection, vectors[0].length);
+    if (!this.stats.has(collection)) await this.stats.load(this.index, collection);
+    const createdAt = new Date().toISOString();
+    const faces: IndexedFace[] = data.faces.map((f, i) => ({
+      id: faceId(collection, key, f.index),
+      vector: vectors[i],
+      payload: { photoKey: key, kind: 'identity', identityId: request.identityId, box: f.box, score: f.score, quality: f.quality, createdAt } satisfies FacePayload,
+    }));
+    // The same photo enrolled again replaces its faces (same ids); the counts move by the difference.
+    const previous = (await this.index.get(collection, faces.map((f) => f.id))).filter((h): h is Hit => h !== null);
+    await this.index.upsert(collection, faces);
+    await this.stats.applyChanges(collection, previous.map((h) => h.payload), faces.map((f) => f.payload));
+    return {
+      identityId: request.identityId,
+      faces: faces.map((f) => ({ faceId: f.id, box: f.payload.box!, score: f.payload.score!, quality: f.payload.quality! })),
+    };
+  }
+}

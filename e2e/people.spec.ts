@@ -1,0 +1,254 @@
+/**
+ * People, reclustering, thumbnails and erasure through the real processes (gateway + workers as
+ * `npm start` runs them), real Redis, real models and the demo photos. The same photo is uploaded
+ * under two keys, so its faces recur: they form people of two faces.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import sharp from 'sharp';
+import { REDIS_URL, api as call, startService, waitFor, type RunningService } from '@facepipe/testing';
+
+const DEMO = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
+const C = 'ppl';
+
+interface Person { personId: string; faces: number; representativeFaceId: string }
+interface Face { faceId: string; photoKey: string; personId?: string; identityId?: string; pinned: boolean }
+
+let service: RunningService;
+let redis: Redis;
+
+beforeAll(async () => {
+  service = await startService();
+  redis = new Redis(REDIS_URL);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await service?.stop();
+});
+
+const api = <T = any>(method: string, route: string, body?: unknown) => call<T>(service.base, method, route, body); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function upload(collection: string, files: [file: string, key: string][]): Promise<string> {
+  const form = new FormData();
+  for (const [file, key] of files) form.append('photos', new Blob([readFileSync(path.join(DEMO, file))]), key);
+  const res = await api<{ jobId: string }>('POST', `/v1/collections/${collection}/photos`, form);
+  expect(res.status).toBe(202);
+  return res.json.jobId;
+}
+
+async function settled(jobId: string): Promise<void> {
+  await waitFor(`job ${jobId}`, 180_000, async () => (await api<{ state: string }>('GET', `/v1/jobs/${jobId}`)).json.state === 'completed');
+}
+
+async function allPeople(collection: string, limit = 100): Promise<Person[]> {
+  const out: Person[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await api<{ items: Person[]; next?: string }>('GET', `/v1/collections/${collection}/people?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+    expect(page.status).toBe(200);
+    out.push(...page.json.items);
+    cursor = page.json.next;
+  } while (cursor);
+  return out;
+}
+
+async function facesOf(collection: string, personId: string): Promise<Face[]> {
+  const res = await api<{ items: Face[] }>('GET', `/v1/collections/${collection}/people/${personId}/faces?limit=1000`);
+  expect(res.status).toBe(200);
+  return res.json.items;
+}
+
+/** person id → its sorted face ids. */
+async function peopleMap(collection: string): Promise<Map<string, string[]>> {
+  const map = new Map<string, string[]>();
+  for (const p of await allPeople(collection)) map.set(p.personId, (await facesOf(collection, p.personId)).map((f) => f.faceId).sort());
+  return map;
+}
+
+async function recluster(collection: string, body: unknown): Promise<{ state: string; faces: number; changed: number; people: number }> {
+  const started = await api<{ jobId: string }>('POST', `/v1/collections/${collection}/recluster`, body);
+  expect(started.status).toBe(202);
+  return waitFor('the recluster', 60_000, async () => {
+    const s = await api<{ state: string; faces: number; changed: number; people: number }>('GET', `/v1/collections/${collection}/recluster/${started.json.jobId}`);
+    expect(s.status).toBe(200);
+    return s.json.state === 'completed' || s.json.state === 'failed' ? s.json : undefined;
+  });
+}
+
+const blobFile = (file: string) => {
+  const id = createHash('sha256').update(readFileSync(path.join(DEMO, file))).digest('hex');
+  return path.join(service.dataDir, 'blobs', id.slice(0, 2), id);
+};
+
+async function thumbnail(faceId: string) {
+  const res = await fetch(`${service.base}/v1/faces/${faceId}/thumbnail`);
+  return { status: res.status, type: res.headers.get('content-type'), body: Buffer.from(await res.arrayBuffer()) };
+}
+
+async function drained(): Promise<void> {
+  const queues = ['detect', 'embed', 'match'].map((q) => new Queue(q, { connection: redis, prefix: service.prefix }));
+  try {
+    await waitFor('the pipeline to drain', 60_000, async () => {
+      const counts = await Promise.all(queues.map((q) => q.getJobCounts('waiting', 'prioritized', 'active', 'delayed')));
+      return counts.every((c) => Object.values(c).every((n) => n === 0));
+    });
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
+  }
+}
+
+it('lists people, merges, moves, names, reclusters keeping the manual decisions, and erases', async () => {
+  expect((await api('POST', '/v1/collections', { name: C })).status).toBe(201);
+  const jobId = await upload(C, [
+    ['sample1.jpg', 'one-a.jpg'],
+    ['sample1.jpg', 'one-b.jpg'],
+    ['sample2.jpg', 'two.jpg'],
+    ['sample3.jpg', 'three.jpg'],
+  ]);
+  await settled(jobId);
+  // ── people: the three faces of sample1 recur under two keys (a person of two faces each) ──
+  const people = await allPeople(C, 3); // pages of 3
+  expect(new Set(people.map((p) => p.personId)).size).toBe(people.length);
+  expect((await api('GET', `/v1/collections/${C}`)).json).toEqual({ name: C, photos: 4, faces: 12, people: people.length });
+  expect(people.reduce((n, p) => n + p.faces, 0)).toBe(12);
+  expect(people.map((p) => p.faces)).toEqual([...people.map((p) => p.faces)].sort((a, b) => b - a)); // most faces first
+  const keysOf = new Map<string, string[]>();
+  for (const p of people) keysOf.set(p.personId, (await facesOf(C, p.personId)).map((f) => f.photoKey).sort());
+  // (One of them is in sample3 too: the demo photos share a person.)
+  const pairs = people.filter((p) => ['one-a.jpg', 'one-b.jpg'].every((k) => keysOf.get(p.personId)!.includes(k)));
+  expect(pairs).toHaveLength(3);
+  const pure = pairs.filter((p) => p.faces === 2);
+  expect(pure.length).toBeGreaterThanOrEqual(2);
+  const singles = people.filter((p) => p.faces === 1);
+  expect((await api('GET', `/v1/collections/${C}/people/person_nobody/faces`)).json.error.code).toBe('PERSON_NOT_FOUND');
+  expect((await api('GET', `/v1/collections/${C}/people?cursor=garbage`)).status).toBe(400);
+
+  // ── thumbnails: the aligned crop, as a 112×112 JPEG ───────────────────────────────────────
+  const thumb = await thumbnail(pairs[0].representativeFaceId);
+  expect(thumb.status).toBe(200);
+  expect(thumb.type).toBe('image/jpeg');
+  expect(await sharp(thumb.body).metadata()).toMatchObject({ format: 'jpeg', width: 112, height: 112 });
+  expect((await thumbnail(`${C}.f${'0'.repeat(32)}`)).status).toBe(404);
+  expect((await thumbnail('not-a-face-id')).status).toBe(404);
+
+  // ── merge two singles of sample2; move a single of sample3 into a pair; another to a new person ──
+  const singleOf = async (key: string) => {
+    const out: { person: Person; face: Face }[] = [];
+    for (const p of singles) {
+      const [face] = await facesOf(C, p.personId);
+      if (face.photoKey === key) out.push({ person: p, face });
+    }
+    return out;
+  };
+  const [s1, s2] = await singleOf('two.jpg');
+  const [t1, t2] = await singleOf('three.jpg');
+  const merged = await api<{ personId: string; faces: number }>('POST', `/v1/collections/${C}/people/merge`, { ids: [s1.person.personId, s2.person.personId] });
+  expect(merged.status).toBe(200);
+  expect(merged.json.faces).toBe(2);
+  const S = merged.json.personId;
+  expect((await facesOf(C, S)).every((f) => f.pinned)).toBe(true);
+
+  const P = pure[0].personId;
+  const moved = await api('POST', `/v1/collections/${C}/faces/${t1.face.faceId}/move`, { personId: P });
+  expect(moved.json).toEqual({ faceId: t1.face.faceId, personId: P });
+  const alone = await api<{ personId: string }>('POST', `/v1/collections/${C}/faces/${t2.face.faceId}/move`, { newPerson: true });
+  expect(alone.status).toBe(200);
+  const N = alone.json.personId;
+  expect((await api('POST', `/v1/collections/${C}/faces/${t2.face.faceId}/move`, { personId: 'person_nobody' })).json.error.code).toBe('PERSON_NOT_FOUND');
+  expect((await api('POST', `/v1/collections/${C}/faces/${t2.face.faceId}/move`, {})).json.error.code).toBe('VALIDATION_FAILED');
+
+  // ── name a pair into an identity: it leaves the people list ───────────────────────────────
+  const named = pure[1].personId;
+  const namedFaces = (await facesOf(C, named)).map((f) => f.faceId);
+  expect((await api('POST', `/v1/collections/${C}/people/${named}/name`, { identityId: 'i-missing' })).json.error.code).toBe('IDENTITY_NOT_FOUND');
+  const identity = await api<{ identityId: string; name: string; faces: number }>('POST', `/v1/collections/${C}/people/${named}/name`, { name: 'Alice' });
+  expect(identity.status).toBe(200);
+  expect(identity.json).toMatchObject({ name: 'Alice', faces: 2 });
+  expect((await api('GET', `/v1/collections/${C}/people/${named}/faces`)).status).toBe(404);
+
+  const before = await peopleMap(C);
+  expect(before.has(named)).toBe(false);
+  expect(before.get(S)).toEqual([s1.face.faceId, s2.face.faceId].sort());
+  expect(before.get(P)).toContain(t1.face.faceId);
+  expect(before.get(N)).toEqual([t2.face.faceId]);
+  expect((await api('GET', `/v1/collections/${C}`)).json).toMatchObject({ faces: 12, people: before.size });
+
+  // ── recluster at the ingest threshold: the people are what they were ─────────────────────
+  const same = await recluster(C, {});
+  expect(same).toMatchObject({ state: 'completed', faces: 10, changed: 0, people: before.size });
+  expect(await peopleMap(C)).toEqual(before);
+
+  // ── recluster where every face is every face's neighbour: all unknown faces form one cluster,
+  // which adopts the person most of its pinned faces have (the merge); every manual decision stays ──
+  const all = await recluster(C, { eps: -1, minFaces: 2 });
+  expect(all.state).toBe('completed');
+  expect(all.changed).toBeGreaterThan(0);
+  const after = await peopleMap(C);
+  expect(after.get(P)).toEqual([t1.face.faceId]); // the moved face stayed where it was moved
+  expect(after.get(N)).toEqual([t2.face.faceId]); // the face moved to a person of its own too
+  expect(after.get(S)).toEqual(expect.arrayContaining([s1.face.faceId, s2.face.faceId])); // the merge holds, and took the others
+  expect(after.get(S)).toHaveLength(10 - 2);
+  expect([...after.keys()].sort()).toEqual([N, P, S].sort());
+  for (const id of namedFaces) for (const faces of after.values()) expect(faces).not.toContain(id); // the identity was not touched
+  expect((await api('GET', `/v1/collections/${C}`)).json).toMatchObject({ faces: 12, people: 3 });
+
+  // ── erase a photo: faces, thumbnails and results go; the shared upload stays until its last photo goes ──
+  const oneA = (await api<{ items: { key: string; faces: { faceId: string }[] }[] }>('GET', `/v1/jobs/${jobId}/results`)).json.items.find((i) => i.key === 'one-a.jpg')!;
+  const oneAFaces = oneA.faces.map((f) => f.faceId);
+  expect(oneAFaces).toHaveLength(3);
+  expect((await thumbnail(oneAFaces[0])).status).toBe(200);
+  const erased = await api('DELETE', `/v1/collections/${C}/photos/one-a.jpg`);
+  expect(erased.json).toEqual({ collection: C, key: 'one-a.jpg', faces: 3 });
+  for (const id of oneAFaces) expect((await thumbnail(id)).status).toBe(404);
+  for (const faces of (await peopleMap(C)).values()) for (const id of oneAFaces) expect(faces).not.toContain(id);
+  expect((await api('GET', `/v1/collections/${C}`)).json).toMatchObject({ photos: 3, faces: 9 });
+  const results = (await api<{ items: { key: string }[] }>('GET', `/v1/jobs/${jobId}/results`)).json.items.map((i) => i.key);
+  expect(results).not.toContain('one-a.jpg');
+  expect(existsSync(blobFile('sample1.jpg'))).toBe(true); // one-b.jpg has the same bytes
+  expect((await api('DELETE', `/v1/collections/${C}/photos/one-a.jpg`)).json.error.code).toBe('PHOTO_NOT_FOUND');
+  expect((await api('DELETE', `/v1/collections/${C}/photos/one-b.jpg`)).json.faces).toBe(3);
+  expect(existsSync(blobFile('sample1.jpg'))).toBe(false);
+  expect((await api('GET', `/v1/collections/${C}`)).json).toMatchObject({ photos: 2, faces: 6 });
+
+  // ── delete the collection: nothing of it is left anywhere ─────────────────────────────────
+  const remaining = [...(await peopleMap(C)).values()].flat();
+  expect(remaining.length).toBeGreaterThan(0);
+  const dropped = await api('DELETE', `/v1/collections/${C}`);
+  expect(dropped.status).toBe(200);
+  expect(dropped.json).toEqual({ name: C, faces: 6 });
+  expect((await api('GET', `/v1/collections/${C}`)).status).toBe(404);
+  expect((await api('GET', `/v1/collections/${C}/people`)).json.error.code).toBe('COLLECTION_NOT_FOUND');
+  expect((await api('GET', `/v1/jobs/${jobId}`)).status).toBe(404);
+  expect((await api('DELETE', `/v1/collections/${C}`)).status).toBe(404);
+  for (const id of [...remaining, ...namedFaces]) expect((await thumbnail(id)).status).toBe(404);
+  for (const file of ['sample2.jpg', 'sample3.jpg']) expect(existsSync(blobFile(file))).toBe(false);
+  expect(existsSync(path.join(service.dataDir, 'blobs', 'thumbnails', C))).toBe(false);
+  expect(existsSync(path.join(service.dataDir, 'index', C))).toBe(false);
+  expect(await redis.keys(`${service.prefix}:collection:${C}:*`)).toEqual([]);
+
+  // The name is free again, and the new collection starts empty.
+  expect((await api('POST', '/v1/collections', { name: C })).status).toBe(201);
+  expect((await api('GET', `/v1/collections/${C}`)).json).toMatchObject({ photos: 0, faces: 0, people: 0 });
+  expect(await allPeople(C)).toEqual([]);
+  for (const id of remaining) expect((await thumbnail(id)).status).toBe(404);
+});
+
+it('does not bring a deleted collection back through photos still in flight', async () => {
+  expect((await api('POST', '/v1/collections', { name: 'inflight' })).status).toBe(201);
+  await upload('inflight', [['sample4.jpg', 'four.jpg'], ['sample5.jpg', 'five.jpg'], ['sample6.jpg', 'six.jpg']]);
+  expect((await api('DELETE', '/v1/collections/inflight')).status).toBe(200);
+  await drained();
+  expect((await api('GET', '/v1/collections/inflight')).status).toBe(404);
+  expect((await api('POST', '/v1/collections', { name: 'inflight' })).status).toBe(201);
+  expect((await api('GET', '/v1/collections/inflight')).json).toMatchObject({ photos: 0, faces: 0, people: 0 });
+  expect(await allPeople('inflight')).toEqual([]);
+  const thumbs = path.join(service.dataDir, 'blobs', 'thumbnails', 'inflight');
+  // Crops of in-flight photos never land in the live generation of the re-created collection.
+  const generations = existsSync(thumbs) ? readdirSync(thumbs) : [];
+  const live = JSON.parse((await redis.hget(`${service.prefix}:collections`, 'inflight'))!).createdAt.replace(/[^0-9A-Za-z]/g, '');
+  expect(generations).not.toContain(`g${live}`);
+});

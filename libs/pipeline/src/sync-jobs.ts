@@ -1,0 +1,31 @@
+import { PRIORITY } from '@facepipe/contracts';
+import type { Job, JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { isLastAttempt } from './completion';
+import { errorReply, sendReply } from './replies';
+
+/**
+ * Stage jobs of a synchronous call: ahead of bulk ingest, one retry (a client is waiting; a
+ * second failure is answered rather than retried for longer than the caller waits), and nothing
+ * kept once done, so a busy search endpoint does not fill Redis with finished jobs. Failed ones
+ * stay an hour for debugging.
+ */
+export const SYNC_JOB_OPTIONS: JobsOptions = {
+  attempts: 2,
+  backoff: { type: 'fixed', delay: 250 },
+  removeOnComplete: true,
+  removeOnFail: { age: 3_600, count: 1_000 },
+  priority: PRIORITY.sync,
+};
+
+/**
+ * A synchronous call failed in a stage. A permanent error (the input: not an image, no face, a
+ * refused URL…) is answered at once with its 4xx; anything else is thrown for BullMQ to retry, and
+ * answered (5xx) on the last attempt. Returns what the stage job records as its result.
+ */
+export async function failSyncCall(redis: Redis, prefix: string, job: Job, requestId: string, err: unknown, permanent: boolean): Promise<{ failed: string }> {
+  if (!permanent && !isLastAttempt(job)) throw err;
+  const reply = errorReply(err);
+  await sendReply(redis, prefix, requestId, reply);
+  return { failed: reply.ok ? 'unknown' : reply.error.code };
+}
