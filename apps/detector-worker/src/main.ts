@@ -1,6 +1,6 @@
 import { QUEUES, isSyncJob, type DetectJob, type SyncDetectJob } from '@facepipe/contracts';
 import { FaceEngine } from '@facepipe/face-engine';
-import { BlobStore, CollectionRegistry, JobStore, PhotoFetcher, Queues, ThumbnailStore, createMetrics, thumbnailDir, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import { BlobStore, CollectionRegistry, JobStore, PhotoFetcher, Queues, ThumbnailStore, createMetrics, thumbnailDir, createRedis, loadConfig, runStage, settleGivenUp } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import path from 'node:path';
 import { DetectProcessor } from './detect.processor';
@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   const engine = await FaceEngine.create({ intraOpThreads: config.threads, executionProvider: config.executionProvider });
   const redis = createRedis(config.redisUrl, 'detector');
   const queues = new Queues(redis, config.prefix);
+  const jobStore = new JobStore(redis, config.prefix);
   const fetcher = new PhotoFetcher({
     blobs: new BlobStore(path.join(config.dataDir, 'blobs')),
     pathRoots: config.pathRoots,
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   });
   const metrics = createMetrics('detector');
   const thumbnails = new ThumbnailStore(thumbnailDir(config.dataDir), redis, config.prefix);
-  const processor = new DetectProcessor(engine, fetcher, queues, new JobStore(redis, config.prefix), metrics, thumbnails, new CollectionRegistry(redis, config.prefix));
+  const processor = new DetectProcessor(engine, fetcher, queues, jobStore, metrics, thumbnails, new CollectionRegistry(redis, config.prefix));
   // Synchronous calls (search, verify, detect, enrol) ride the same queue at a higher priority.
   const sync = new SyncDetectProcessor(engine, fetcher, queues, redis, config.prefix, metrics, thumbnails);
   await runStage<DetectJob>({
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     concurrency: config.concurrency || 2,
     metrics,
     process: (job) => (isSyncJob(job.data) ? sync.process(job as Job<SyncDetectJob>) : processor.process(job)),
+    onGiveUp: (job, reason) => settleGivenUp(queues, jobStore, redis, config.prefix, job.data, reason),
     ready: async () => true,
     onClose: async () => {
       await queues.close();

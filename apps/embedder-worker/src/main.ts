@@ -1,6 +1,6 @@
 import { QUEUES, isSyncJob, type EmbedJob, type SyncEmbedJob } from '@facepipe/contracts';
 import { FaceEngine, type RgbImage } from '@facepipe/face-engine';
-import { JobStore, MicroBatcher, Queues, createMetrics, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import { JobStore, MicroBatcher, Queues, createMetrics, createRedis, loadConfig, runStage, settleGivenUp } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import { EmbedProcessor } from './embed.processor';
 import { SyncEmbedProcessor } from './sync-embed.processor';
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   });
   const redis = createRedis(config.redisUrl, 'embedder');
   const queues = new Queues(redis, config.prefix);
+  const jobStore = new JobStore(redis, config.prefix);
   const metrics = createMetrics('embedder');
   const batcher = new MicroBatcher<RgbImage, Float32Array>(
     async (crops) => {
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
     config.embedBatchWaitMs,
     (size) => metrics.batchSize.observe(size),
   );
-  const processor = new EmbedProcessor(batcher, queues, new JobStore(redis, config.prefix));
+  const processor = new EmbedProcessor(batcher, queues, jobStore);
   // Synchronous calls: verify is answered here; search and enrol go on to the matcher.
   const sync = new SyncEmbedProcessor(batcher, queues, redis, config.prefix);
   await runStage<EmbedJob>({
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
     concurrency: config.concurrency || config.embedBatchSize,
     metrics,
     process: (job) => (isSyncJob(job.data) ? sync.process(job as Job<SyncEmbedJob>) : processor.process(job)),
+    onGiveUp: (job, reason) => settleGivenUp(queues, jobStore, redis, config.prefix, job.data, reason),
     onClose: async () => {
       await queues.close();
       await engine.release();

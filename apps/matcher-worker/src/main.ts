@@ -1,6 +1,6 @@
 import { QUEUES, isSyncJob, type MatchJob, type SyncMatchJob } from '@facepipe/contracts';
 import { openFaceIndex } from '@facepipe/face-index';
-import { CollectionRegistry, JobStore, Queues, createLogger, createMetrics, createRedis, loadConfig, runStage } from '@facepipe/pipeline';
+import { CollectionRegistry, JobStore, Queues, createLogger, createMetrics, createRedis, loadConfig, runStage, settleGivenUp } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import path from 'node:path';
 import { CollectionStats } from './collection-stats';
@@ -25,13 +25,14 @@ async function main(): Promise<void> {
   );
   const redis = createRedis(config.redisUrl, 'matcher');
   const queues = new Queues(redis, config.prefix);
+  const jobStore = new JobStore(redis, config.prefix);
   const metrics = createMetrics('matcher');
   const stats = new CollectionStats(redis, config.prefix, (collection, faces) => metrics.indexFaces.set({ collection }, faces));
   // The one Serial of this process: every index writer (matching, index operations) runs through it.
   const serial = new Serial();
   const registry = new CollectionRegistry(redis, config.prefix);
   const logger = createLogger('matcher');
-  const processor = new MatchProcessor(index, stats, queues, new JobStore(redis, config.prefix), config.clusterThreshold, serial, registry);
+  const processor = new MatchProcessor(index, stats, queues, jobStore, config.clusterThreshold, serial, registry);
   const indexOps = new IndexOpsProcessor(index, stats, registry, serial, redis, config.prefix, config.clusterThreshold, logger);
   // Synchronous search and enrolment: same queue as ingest, at a higher priority, same Serial.
   const recognition = new RecognitionProcessor(index, stats, registry, serial, redis, config.prefix);
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
     concurrency: 1,
     metrics,
     process: (job) => (isSyncJob(job.data) ? recognition.process(job as Job<SyncMatchJob>) : processor.process(job)),
+    onGiveUp: (job, reason) => settleGivenUp(queues, jobStore, redis, config.prefix, job.data, reason),
     logger,
     // Index operations: reads run beside ingest and writes take their turn in the serial order;
     // several at once, so a quick people listing is not stuck behind a long recluster.

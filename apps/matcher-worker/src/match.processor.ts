@@ -95,7 +95,8 @@ export class MatchProcessor {
   }
 
   private async personFor(collection: string, photoKey: string, vector: Float32Array, id: string): Promise<string> {
-    const hits = await this.index.search(collection, vector, { k: 5 });
+    // Only unknown faces: enrolled identity faces have no person and would crowd out the neighbours.
+    const hits = await this.index.search(collection, vector, { k: 5, filter: { kind: 'person' } });
     const best = hits.find((h) => h.payload.photoKey !== photoKey && h.payload.personId);
     return best && best.score >= this.clusterThreshold ? best.payload.personId! : `person_${id.slice(id.length - 24)}`;
   }

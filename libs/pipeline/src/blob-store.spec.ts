@@ -43,6 +43,19 @@ describe('BlobStore', () => {
     expect(await filesUnder(dir)).toHaveLength(1);
   });
 
+  it('stores private blobs under random ids, so deleting one never removes another copy', async () => {
+    const bytes = Buffer.from('the same photo, sent twice');
+    const shared = await blobs.put(bytes, 1024);
+    const a = await blobs.put(bytes, 1024, { private: true });
+    const b = await blobs.put(bytes, 1024, { private: true });
+    expect(new Set([shared.blobId, a.blobId, b.blobId]).size).toBe(3);
+    expect(a.blobId).toMatch(/^[0-9a-f]{64}$/);
+    await blobs.delete(a.blobId);
+    expect(await blobs.has(a.blobId)).toBe(false);
+    expect(await blobs.read(b.blobId)).toEqual(bytes);
+    expect(await blobs.read(shared.blobId)).toEqual(bytes);
+  });
+
   it('accepts a stream', async () => {
     const chunks = Array.from({ length: 50 }, (_, i) => Buffer.alloc(1000, i));
     const { blobId, size } = await blobs.put(Readable.from(chunks), 50_000);

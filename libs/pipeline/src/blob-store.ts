@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from './pipeline-error';
@@ -18,8 +18,12 @@ export class BlobStore {
    * Stores bytes and returns their id. Data goes to a temp file, is fsynced and renamed into place,
    * so a reader never sees half a blob, even after a crash. Past `maxBytes` the write is abandoned
    * and its temp file removed (a stream source is destroyed: the rest is never read).
+   *
+   * `private: true` stores the bytes under a random id instead of their hash: a blob nobody else
+   * can share, which its owner may delete as soon as it is done with it (the photos of synchronous
+   * calls) without racing other uploads of the same bytes.
    */
-  async put(data: Buffer | NodeJS.ReadableStream, maxBytes: number): Promise<{ blobId: string; size: number }> {
+  async put(data: Buffer | NodeJS.ReadableStream, maxBytes: number, opts: { private?: boolean } = {}): Promise<{ blobId: string; size: number }> {
     if (Buffer.isBuffer(data) && data.length > maxBytes) throw tooLarge(maxBytes);
     const tmpDir = path.join(this.dir, 'tmp');
     await fs.mkdir(tmpDir, { recursive: true });
@@ -43,7 +47,7 @@ export class BlobStore {
       } finally {
         await file.close();
       }
-      const blobId = hash.digest('hex');
+      const blobId = opts.private ? randomBytes(32).toString('hex') : hash.digest('hex');
       const final = this.pathOf(blobId);
       await fs.mkdir(path.dirname(final), { recursive: true });
       // Same content, same name: if it is already there, keep the existing file (dedupe).

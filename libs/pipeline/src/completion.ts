@@ -2,6 +2,8 @@ import { QUEUES, type NotifyJob, type PhotoResult } from '@facepipe/contracts';
 import type { Job, JobsOptions } from 'bullmq';
 import type { JobStore } from './job-store';
 import type { Queues } from './queues';
+import type { Redis } from 'ioredis';
+import { sendReply } from './replies';
 
 /** One webhook event per job: the id is derived from the job, so a second enqueue is a no-op. */
 export function webhookEventId(jobId: string): string {
@@ -46,4 +48,25 @@ export async function settlePhoto(queues: Queues, jobs: JobStore, jobId: string,
 /** True on a job's final attempt: a stage then settles the photo as failed instead of throwing. */
 export function isLastAttempt(job: Job): boolean {
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+/**
+ * Settles a stage job BullMQ gave up on (see runStage's `onGiveUp`): a batch photo is recorded as
+ * failed with STAGE_GAVE_UP, a synchronous call is answered with a 500 of that code. Idempotent
+ * like every settle, so a photo our processor had already settled is not counted twice.
+ */
+export async function settleGivenUp(
+  queues: Queues,
+  jobs: JobStore,
+  redis: Redis,
+  prefix: string,
+  data: { jobId?: string; key?: string; request?: { id: string } },
+  reason: string,
+): Promise<void> {
+  const error = { code: 'STAGE_GAVE_UP', message: `the pipeline gave up on this photo: ${reason}` };
+  if (data.request) {
+    await sendReply(redis, prefix, data.request.id, { ok: false, error: { ...error, status: 500 } });
+  } else if (data.jobId && data.key !== undefined) {
+    await settlePhoto(queues, jobs, data.jobId, { key: data.key, status: 'failed', faces: [], error });
+  }
 }

@@ -40,6 +40,17 @@ describe('MicroBatcher', () => {
     await expect(batcher.submit([3])).resolves.toEqual([3]);
   });
 
+  it('runs an urgent submission at once, taking along what was waiting', async () => {
+    const runs: number[][] = [];
+    const batcher = new MicroBatcher<number, number>(async (xs) => { runs.push(xs); return xs; }, 8, 10_000);
+    const started = Date.now();
+    const waiting = batcher.submit([1, 2]);
+    await expect(batcher.submit([3], true)).resolves.toEqual([3]);
+    await expect(waiting).resolves.toEqual([1, 2]);
+    expect(runs).toEqual([[1, 2, 3]]);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('resolves an empty submission at once', async () => {
     const batcher = new MicroBatcher<number, number>(async (xs) => xs, 4, 1000);
     await expect(batcher.submit([])).resolves.toEqual([]);

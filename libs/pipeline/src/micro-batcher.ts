@@ -15,13 +15,19 @@ export class MicroBatcher<I, O> {
     private readonly onBatch?: (size: number) => void,
   ) {}
 
-  /** Resolves with this item's output once its batch has run. */
-  submit(items: I[]): Promise<O[]> {
-    return Promise.all(items.map((item) => new Promise<O>((resolve, reject) => {
+  /**
+   * Resolves with this item's output once its batch has run. `urgent` items (a synchronous call,
+   * whose client is waiting) do not wait for the batch to fill: the batch runs at once, with
+   * whatever else is pending.
+   */
+  submit(items: I[], urgent = false): Promise<O[]> {
+    const out = Promise.all(items.map((item) => new Promise<O>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
       if (this.pending.length >= this.maxSize) this.flush();
-      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.maxWaitMs);
+      else if (!this.timer && !urgent) this.timer = setTimeout(() => this.flush(), this.maxWaitMs);
     })));
+    if (urgent) this.flush();
+    return out;
   }
 
   private flush(): void {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import type { LookupAddress } from 'node:dns';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
@@ -156,6 +157,18 @@ describe('PhotoFetcher', () => {
     it('answers PATH_NOT_FOUND for a missing file or a directory', async () => {
       expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(root, 'missing.jpg') }))).toBe('PATH_NOT_FOUND');
       expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(root, 'sub') }))).toBe('PATH_NOT_FOUND');
+    });
+
+    it('answers PATH_NOT_FOUND for a named pipe at once, instead of waiting for a writer forever', async () => {
+      const fifo = path.join(root, 'pipe.jpg');
+      execFileSync('mkfifo', [fifo]);
+      const started = Date.now();
+      expect(await codeOf(fetcher().fetch({ kind: 'path', path: fifo }))).toBe('PATH_NOT_FOUND');
+      expect(Date.now() - started).toBeLessThan(1000);
+    }, 5000);
+
+    it('answers PATH_NOT_FOUND for a file name longer than the file system allows', async () => {
+      expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(root, `${'n'.repeat(300)}.jpg`) }))).toBe('PATH_NOT_FOUND');
     });
 
     it('answers PHOTO_TOO_LARGE past maxBytes', async () => {

@@ -73,7 +73,10 @@ export class PhotoFetcher {
     let file: fs.FileHandle;
     try {
       // O_NOFOLLOW: the resolved path has no symlink left, so one appearing now is a swap.
-      file = await fs.open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      // O_NONBLOCK: opening a FIFO (a named pipe in a root) would otherwise wait for a writer
+      // forever, holding a libuv thread, so that the worker could not even exit; the stat below
+      // then refuses it. (It changes nothing for regular files.)
+      file = await fs.open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
     } catch (err) {
       if (isMissing(err)) throw new PipelineError('PATH_NOT_FOUND', 'no such file');
       throw notAllowedPath('the file cannot be opened', err);
@@ -198,9 +201,10 @@ function isInside(root: string, child: string): boolean {
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
+/** No such file can exist there: missing, under a non-directory, or a name too long to exist. */
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG';
 }
 
 function notAllowedPath(message: string, cause?: unknown): PipelineError {

@@ -40,6 +40,7 @@ describe('runStage', () => {
     let ready = true;
     const logLines: string[] = [];
     const processed: Array<Job<{ n: number }>> = [];
+    const givenUp: Array<{ id: string; reason: string; attemptsMade: number }> = [];
 
     beforeAll(async () => {
       const port = await freePort();
@@ -52,7 +53,11 @@ describe('runStage', () => {
         handleSignals: false,
         logger: createLogger('embedder', { write: (l: string) => logLines.push(l) }),
         ready: async () => ready,
+        onGiveUp: async (job, reason) => {
+          givenUp.push({ id: job.id!, reason, attemptsMade: job.attemptsMade });
+        },
         process: async (job) => {
+          if (job.data.n === -2) throw new Error(`transient failure, attempt ${job.attemptsMade + 1}`);
           if (job.data.n < 0) throw new UnrecoverableError('negative');
           processed.push(job);
           return { double: job.data.n * 2 };
@@ -63,6 +68,16 @@ describe('runStage', () => {
 
     afterAll(async () => {
       await stage.close();
+    });
+
+    it('hands a job to onGiveUp once, only when BullMQ will not retry it', async () => {
+      const embed = queues.get('embed');
+      const job = await embed.add('flaky', { n: -2 }, { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
+      await waitFor(async () => givenUp.some((g) => g.id === job.id));
+      await new Promise((r) => setTimeout(r, 200)); // a second call would have come by now
+      const calls = givenUp.filter((g) => g.id === job.id);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatchObject({ reason: 'transient failure, attempt 3', attemptsMade: 3 });
     });
 
     it('processes the jobs of its queue', async () => {
@@ -92,10 +107,11 @@ describe('runStage', () => {
       const { status, body } = await get(stage.metricsPort, '/metrics');
       expect(status).toBe(200);
       expect(body).toMatch(/^facepipe_jobs_total\{outcome="completed",stage="embedder"\} 5$/m);
-      expect(body).toMatch(/^facepipe_jobs_total\{outcome="failed",stage="embedder"\} 1$/m);
-      expect(body).toMatch(/^facepipe_stage_seconds_count\{stage="embedder"\} 6$/m);
+      expect(body).toMatch(/^facepipe_jobs_total\{outcome="failed",stage="embedder"\} 2$/m); // the flaky job (after 2 retries) and the unrecoverable one
+      expect(body).toMatch(/^facepipe_jobs_total\{outcome="retried",stage="embedder"\} 2$/m);
+      expect(body).toMatch(/^facepipe_stage_seconds_count\{stage="embedder"\} 9$/m); // every attempt: 5 + 3 flaky + 1 unrecoverable
       expect(body).toMatch(/^facepipe_queue_depth\{queue="match",state="prioritized",stage="embedder"\} 1$/m);
-      expect(body).toMatch(/^facepipe_queue_depth\{queue="embed",state="failed",stage="embedder"\} 1$/m);
+      expect(body).toMatch(/^facepipe_queue_depth\{queue="embed",state="failed",stage="embedder"\} 2$/m);
       expect(body).toContain('process_cpu_seconds_total');
     });
   });

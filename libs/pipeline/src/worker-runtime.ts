@@ -33,7 +33,20 @@ export interface StageOptions<T> {
    * each with its own worker; probes, metrics and the drain stay the process's single ones.
    */
   extraQueues?: ExtraQueue[];
+  /**
+   * Called once BullMQ has given up on a job of the stage's own queue without our processor
+   * settling it: a job whose process died under it more than STALL_LIMIT times (say, a photo that
+   * gets the worker OOM-killed) is failed by BullMQ itself. The stage settles the photo (or answers
+   * the waiting caller) here, so its batch still completes.
+   */
+  onGiveUp?(job: Job<T>, reason: string): Promise<void>;
 }
+
+/**
+ * How often a job may lose its worker (crash, SIGKILL, lost lock) and still be retried. BullMQ's
+ * default is 1: a second crash of the same photo would fail it without our code running.
+ */
+export const STALL_LIMIT = 2;
 
 export interface ExtraQueue {
   queue: QueueName;
@@ -95,12 +108,28 @@ export async function runStage<T>(opts: StageOptions<T>): Promise<StageHandle> {
       connection,
       prefix: config.prefix,
       concurrency: Math.max(1, concurrency),
+      maxStalledCount: STALL_LIMIT,
     });
     w.on('error', (err) => logger.error('worker error', { queue, error: err }));
     w.on('stalled', (jobId) => logger.warn('job stalled; it will run again', { queue, jobId }));
     return w;
   };
   const worker = newWorker<T>(opts.queue, opts.concurrency, opts.process);
+  if (opts.onGiveUp) {
+    const onGiveUp = opts.onGiveUp;
+    worker.on('failed', (job, err) => {
+      if (!job) return;
+      // 'failed' also fires for an attempt that will be retried: act only when the job is dead.
+      void job
+        .getState()
+        .then(async (state) => {
+          if (state !== 'failed') return;
+          logger.error('job given up', { queue: opts.queue, jobId: job.id, error: err });
+          await onGiveUp(job, err.message);
+        })
+        .catch((e: unknown) => logger.error('settling a given-up job failed', { queue: opts.queue, jobId: job.id, error: e }));
+    });
+  }
   const extraWorkers = (opts.extraQueues ?? []).map((q) => newWorker(q.queue, q.concurrency, q.process));
   const workers: Worker[] = [worker, ...extraWorkers];
   try {

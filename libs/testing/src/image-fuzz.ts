@@ -23,15 +23,19 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** Small real photos-to-be: noisy gradients in the three formats, at a few sizes. */
-async function seeds(): Promise<{ ext: string; bytes: Buffer }[]> {
+const int = (rnd: () => number, n: number) => Math.floor(rnd() * n);
+
+/** Small real photos-to-be: noisy gradients in the three formats, at a few sizes (pixels from `rnd`, so a seed replays). */
+async function seeds(rnd: () => number): Promise<{ ext: string; bytes: Buffer }[]> {
   const out: { ext: string; bytes: Buffer }[] = [];
   for (const [width, height] of [
     [96, 64],
     [160, 120],
     [33, 257],
   ]) {
-    const img = sharp({ create: { width, height, channels: 3, background: '#6a8caf', noise: { type: 'gaussian', mean: 120, sigma: 50 } } });
+    const pixels = Buffer.alloc(width * height * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = ((i % (width * 3)) / 3 + int(rnd, 96)) & 0xff;
+    const img = sharp(pixels, { raw: { width, height, channels: 3 } });
     out.push({ ext: 'jpg', bytes: await img.clone().jpeg({ quality: 80 }).toBuffer() });
     out.push({ ext: 'jpg', bytes: await img.clone().jpeg({ progressive: true }).toBuffer() });
     out.push({ ext: 'png', bytes: await img.clone().png().toBuffer() });
@@ -42,7 +46,6 @@ async function seeds(): Promise<{ ext: string; bytes: Buffer }[]> {
 }
 
 type Mutation = (b: Buffer, rnd: () => number) => Buffer;
-const int = (rnd: () => number, n: number) => Math.floor(rnd() * n);
 
 /** The ways a body is damaged; each keeps most of the real bytes. */
 export const MUTATIONS: Record<string, Mutation> = {
@@ -83,7 +86,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     return c;
   },
   huge: (b, rnd) => claimDimensions(b, 30_000 + int(rnd, 30_000), 30_000 + int(rnd, 30_000)),
-  noise: (b, rnd) => Buffer.from(Array.from({ length: int(rnd, 2048) }, () => int(rnd, 256))),
+  noise: (_b, rnd) => Buffer.from(Array.from({ length: int(rnd, 2048) }, () => int(rnd, 256))),
 };
 
 /** How often each mutation is drawn (out of the total): mostly small damage. */
@@ -153,7 +156,7 @@ function crc32(b: Buffer): number {
 /** `count` fuzz bodies from `seed`; about 3% are the undamaged originals (they must decode). */
 export async function fuzzBodies(count: number, seed: number): Promise<FuzzBody[]> {
   const rnd = seededRandom(seed);
-  const originals = await seeds();
+  const originals = await seeds(rnd);
   const total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
   const pick = (): keyof typeof MUTATIONS => {
     let r = rnd() * total;

@@ -16,10 +16,12 @@ export class BlobStorageEngine implements StorageEngine {
   constructor(
     private readonly blobs: BlobStore,
     private readonly maxBytes: number,
+    /** Store each file as a private blob (random id, never shared): see BlobStore.put. */
+    private readonly privateBlobs = false,
   ) {}
 
   _handleFile(_req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<UploadedPhoto>) => void): void {
-    this.blobs.put(file.stream, this.maxBytes).then(
+    this.blobs.put(file.stream, this.maxBytes, { private: this.privateBlobs }).then(
       ({ blobId, size }) => callback(null, { blobId, size }),
       (err: unknown) => {
         // Let the parser move on (multer then drains the rest of the request and fails it).
@@ -30,11 +32,17 @@ export class BlobStorageEngine implements StorageEngine {
   }
 
   /**
-   * Called by multer for the files already stored when a later part of the request fails. Blobs
-   * are content-addressed and may be shared with photos of other jobs, so nothing is deleted
-   * here; an unreferenced blob is garbage to collect, never a dangling reference.
+   * Called by multer for the files already stored when a later part of the request fails. Shared
+   * (content-addressed) blobs may belong to photos of other jobs, so nothing is deleted for them
+   * (an unreferenced blob is garbage to collect, never a dangling reference); a private blob is
+   * this request's alone and goes at once.
    */
-  _removeFile(_req: Request, _file: Express.Multer.File, callback: (error: Error | null) => void): void {
-    callback(null);
+  _removeFile(_req: Request, file: Express.Multer.File, callback: (error: Error | null) => void): void {
+    const blobId = (file as Partial<UploadedPhoto>).blobId;
+    if (!this.privateBlobs || !blobId) return callback(null);
+    this.blobs.delete(blobId).then(
+      () => callback(null),
+      () => callback(null), // best effort: the request fails with its own error either way
+    );
   }
 }

@@ -18,7 +18,7 @@ const PER_REQUEST = 60;
 const DECODE_CODES = ['IMAGE_EMPTY', 'UNSUPPORTED_IMAGE_FORMAT', 'IMAGE_DECODE_FAILED', 'IMAGE_TOO_LARGE'];
 const MiB = 1024 * 1024;
 /** RSS growth allowed from after the warm-up to the end (sharp's caches are bounded; a leak is not). */
-const RSS_GROWTH_LIMIT = 160 * MiB;
+const RSS_GROWTH_LIMIT = 128 * MiB;
 
 describe(`upload + decode fuzz (${BODIES} bodies, seed ${SEED})`, () => {
   let gw: TestGateway;
