@@ -19,7 +19,8 @@ export const PRIORITY = { sync: 1, bulk: 10 } as const;
 
 /** Where a photo's bytes are: never in Redis; a reference the detector resolves. */
 export const photoSourceSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('blob'), blobId: z.string().regex(/^[a-f0-9]{64}$/) }),
+  // `sha256`: the content's hash, when the blob is private (stored under a random id; see BlobStore).
+  z.object({ kind: z.literal('blob'), blobId: z.string().regex(/^[a-f0-9]{64}$/), sha256: z.string().regex(/^[a-f0-9]{64}$/).optional() }),
   z.object({ kind: z.literal('url'), url: z.string().url() }),
   z.object({ kind: z.literal('path'), path: z.string().min(1) }),
 ]);

@@ -23,7 +23,7 @@ export class BlobStore {
    * can share, which its owner may delete as soon as it is done with it (the photos of synchronous
    * calls) without racing other uploads of the same bytes.
    */
-  async put(data: Buffer | NodeJS.ReadableStream, maxBytes: number, opts: { private?: boolean } = {}): Promise<{ blobId: string; size: number }> {
+  async put(data: Buffer | NodeJS.ReadableStream, maxBytes: number, opts: { private?: boolean } = {}): Promise<{ blobId: string; size: number; sha256: string }> {
     if (Buffer.isBuffer(data) && data.length > maxBytes) throw tooLarge(maxBytes);
     const tmpDir = path.join(this.dir, 'tmp');
     await fs.mkdir(tmpDir, { recursive: true });
@@ -47,7 +47,8 @@ export class BlobStore {
       } finally {
         await file.close();
       }
-      const blobId = opts.private ? randomBytes(32).toString('hex') : hash.digest('hex');
+      const sha256 = hash.digest('hex');
+      const blobId = opts.private ? randomBytes(32).toString('hex') : sha256;
       const final = this.pathOf(blobId);
       await fs.mkdir(path.dirname(final), { recursive: true });
       // Same content, same name: if it is already there, keep the existing file (dedupe).
@@ -56,7 +57,7 @@ export class BlobStore {
         renamed = true;
         await syncDir(path.dirname(final));
       }
-      return { blobId, size };
+      return { blobId, size, sha256 };
     } finally {
       if (!renamed) await fs.rm(tmp, { force: true });
     }

@@ -36,7 +36,7 @@ describe('Queues', () => {
     const depths = await queues.depths();
     expect(depths.detect).toEqual({ waiting: 2, prioritized: 3, active: 0, delayed: 1, failed: 0 });
     expect(depths.match).toEqual({ waiting: 0, prioritized: 0, active: 0, delayed: 0, failed: 0 });
-    expect(Object.keys(depths).sort()).toEqual(['detect', 'embed', 'match', 'notify']);
+    expect(Object.keys(depths).sort()).toEqual(['detect', 'embed', 'index', 'match', 'notify']);
     // BullMQ 5 keeps prioritized jobs out of the wait list: counting only `bull:<q>:wait` misses them.
     expect(await redis.llen(`${prefix}:detect:wait`)).toBe(2);
   });

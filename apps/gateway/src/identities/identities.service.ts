@@ -136,7 +136,7 @@ export function detachedPersonId(identityId: string): string {
 
 /** The photo part of an enrolled photo's key: its content for an upload, its address otherwise. */
 function photoDigest(source: PhotoSource): string {
-  if (source.kind === 'blob') return source.blobId.slice(0, 32);
+  if (source.kind === 'blob') return (source.sha256 ?? source.blobId).slice(0, 32);
   const address = source.kind === 'url' ? source.url : source.path;
   return createHash('sha256').update(`${source.kind}\u0000${address}`).digest('hex').slice(0, 32);
 }

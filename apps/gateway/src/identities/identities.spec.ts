@@ -7,14 +7,19 @@ import { defaultManifest } from '@facepipe/face-engine';
 import { RequestError, errorReply, sendReply } from '@facepipe/pipeline';
 import { type Job, Worker } from 'bullmq';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DEMO_DIR, type Json, type TestGateway, startTestGateway, waitFor } from '../testing/test-gateway';
 
 const photo = readFileSync(path.join(DEMO_DIR, 'sample1.jpg'));
-const blobPath = (gw: TestGateway, bytes: Buffer) => {
-  const id = createHash('sha256').update(bytes).digest('hex');
-  return path.join(gw.dataDir, 'blobs', id.slice(0, 2), id);
+const blobPath = (gw: TestGateway, blobId: string) => path.join(gw.dataDir, 'blobs', blobId.slice(0, 2), blobId);
+/** Every stored photo blob (blobs/<2 hex>/<id>), not thumbnails or temp files. */
+const storedBlobs = (gw: TestGateway): string[] => {
+  const root = path.join(gw.dataDir, 'blobs');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((d) => /^[0-9a-f]{2}$/.test(d))
+    .flatMap((d) => readdirSync(path.join(root, d)));
 };
 
 function upload(fields: Record<string, Buffer | string>): FormData {
@@ -164,14 +169,17 @@ describe('identities and synchronous calls (gateway)', () => {
           expect(job.opts.priority).toBe(PRIORITY.sync);
           expect(job.opts.attempts).toBe(2);
           expect(job.opts.removeOnComplete).toBe(true);
-          expect(existsSync(blobPath(gw, photo))).toBe(true); // the detector can read it while the call runs
+          // The detector can read it while the call runs; a private blob, but it knows the content.
+          expect(existsSync(blobPath(gw, job.data.source.blobId))).toBe(true);
+          expect(job.data.source.sha256).toBe(createHash('sha256').update(photo).digest('hex'));
+          expect(job.data.source.blobId).not.toBe(job.data.source.sha256);
           await sendReply(gw.redis, gw.prefix, job.data.request.id, { ok: true, result });
         }),
       ]);
       expect(res).toMatchObject({ status: 200, body: result });
       expect(data).toMatchObject({ collection: 'sync', source: { kind: 'blob' }, request: { op: 'search', k: 3, threshold: 0.61, exact: false } });
       expect(data.jobId).toBe(data.request.id);
-      await waitFor('the upload to be deleted', () => !existsSync(blobPath(gw, photo)));
+      await waitFor('the upload to be deleted', () => !existsSync(blobPath(gw, data.source.blobId)));
     });
 
     it("passes a worker's error on with its status and code", async () => {
@@ -189,7 +197,7 @@ describe('identities and synchronous calls (gateway)', () => {
       expect(res.status).toBe(504);
       expect(res.body.error.code).toBe('REQUEST_TIMEOUT');
       expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
-      await waitFor('the upload to be deleted', () => !existsSync(blobPath(gw, photo)));
+      await waitFor('the upload to be deleted', () => storedBlobs(gw).length === 0);
       await gw.detectQueue.drain(true);
     });
 
@@ -215,7 +223,7 @@ describe('identities and synchronous calls (gateway)', () => {
         expect({ route, status: res.status, code: res.body?.error?.code }).toEqual({ route, status, code });
       }
       expect(await gw.detectQueue.count()).toBe(0);
-      await waitFor('uploads of refused calls to be deleted', () => !existsSync(blobPath(gw, photo)));
+      await waitFor('uploads of refused calls to be deleted', () => storedBlobs(gw).length === 0);
     });
   });
 });

@@ -5,6 +5,8 @@ import type { StorageEngine } from 'multer';
 /** A multipart file once stored: multer's file plus the blob it became. */
 export interface UploadedPhoto extends Express.Multer.File {
   blobId: string;
+  /** The content's hash (equal to blobId unless the blob is private). */
+  sha256: string;
 }
 
 /**
@@ -22,7 +24,7 @@ export class BlobStorageEngine implements StorageEngine {
 
   _handleFile(_req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<UploadedPhoto>) => void): void {
     this.blobs.put(file.stream, this.maxBytes, { private: this.privateBlobs }).then(
-      ({ blobId, size }) => callback(null, { blobId, size }),
+      ({ blobId, size, sha256 }) => callback(null, { blobId, size, sha256 }),
       (err: unknown) => {
         // Let the parser move on (multer then drains the rest of the request and fails it).
         file.stream.resume();

@@ -64,7 +64,7 @@ export function photoSource(req: Request, field: SyncFileField, json: { url?: st
   if (req.is('multipart/form-data')) {
     const file = ((req.files ?? {}) as SyncUploads)[field]?.[0];
     if (!file) throw ApiError.badRequest('VALIDATION_FAILED', `${field}: send the photo as a file in the "${field}" field`, field);
-    return { kind: 'blob', blobId: file.blobId };
+    return { kind: 'blob', blobId: file.blobId, sha256: file.sha256 };
   }
   const at = (name: string) => (jsonField ? `${jsonField}.${name}` : name);
   if (json?.url !== undefined) return { kind: 'url', url: checkPhotoUrl(json.url, policy.allowPrivateUrls, at('url')).href };
