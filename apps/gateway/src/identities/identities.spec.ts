@@ -170,16 +170,18 @@ describe('identities and synchronous calls (gateway)', () => {
           expect(job.opts.attempts).toBe(2);
           expect(job.opts.removeOnComplete).toBe(true);
           // The detector can read it while the call runs; a private blob, but it knows the content.
-          expect(existsSync(blobPath(gw, job.data.source.blobId))).toBe(true);
-          expect(job.data.source.sha256).toBe(createHash('sha256').update(photo).digest('hex'));
-          expect(job.data.source.blobId).not.toBe(job.data.source.sha256);
+          const source = job.data.source as { kind: string; blobId: string; sha256?: string };
+          expect(source.kind).toBe('blob');
+          expect(existsSync(blobPath(gw, source.blobId))).toBe(true);
+          expect(source.sha256).toBe(createHash('sha256').update(photo).digest('hex'));
+          expect(source.blobId).not.toBe(source.sha256);
           await sendReply(gw.redis, gw.prefix, job.data.request.id, { ok: true, result });
         }),
       ]);
       expect(res).toMatchObject({ status: 200, body: result });
       expect(data).toMatchObject({ collection: 'sync', source: { kind: 'blob' }, request: { op: 'search', k: 3, threshold: 0.61, exact: false } });
       expect(data.jobId).toBe(data.request.id);
-      await waitFor('the upload to be deleted', () => !existsSync(blobPath(gw, data.source.blobId)));
+      await waitFor('the upload to be deleted', () => !existsSync(blobPath(gw, (data.source as { blobId: string }).blobId)));
     });
 
     it("passes a worker's error on with its status and code", async () => {
