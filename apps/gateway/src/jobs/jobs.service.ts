@@ -72,7 +72,10 @@ export class JobsService {
 
   private async sealAndNotify(jobId: string): Promise<JobView> {
     const { view, completedNow } = await this.jobs.seal(jobId);
-    if (completedNow) await enqueueWebhook(this.queues, this.jobs, jobId);
+    // A gateway that died between sealing and enqueueing left a completed job without its
+    // webhook: sealing again enqueues it. The notify job's id is the event id, so this is a no-op
+    // while that job is kept (7 days); past a day we assume it was delivered and stay quiet.
+    if (completedNow || (view.state === 'completed' && recentlyFinished(view))) await enqueueWebhook(this.queues, this.jobs, jobId);
     return jobViewSchema.parse(view);
   }
 
@@ -103,4 +106,8 @@ export class JobsService {
 
 export function jobNotFound(jobId: string): ApiError {
   return ApiError.notFound('JOB_NOT_FOUND', `Job ${jobId} does not exist`);
+}
+
+function recentlyFinished(view: JobView): boolean {
+  return view.finishedAt !== undefined && Date.now() - Date.parse(view.finishedAt) < 86_400_000;
 }

@@ -153,6 +153,30 @@ describe('webhook delivery', () => {
     }
   });
 
+  it('sealing again enqueues the webhook a gateway died before enqueueing', async () => {
+    const hook = await receiver([200]);
+    try {
+      const res = await gw.fetch('/v1/collections/hooks/photos', {
+        method: 'POST',
+        json: { items: [{ path: '/srv/photos/t.jpg' }], webhook: { url: hook.url }, seal: false },
+      });
+      const { jobId } = res.body;
+      await gw.jobStore.settlePhoto(jobId, { key: '/srv/photos/t.jpg', status: 'done', faces: [] });
+      // The store sealed and completed the job, then the gateway "died": no webhook was enqueued.
+      expect((await gw.jobStore.seal(jobId)).completedNow).toBe(true);
+      await sleep(200);
+      expect(hook.received).toHaveLength(0);
+      const again = await gw.fetch(`/v1/jobs/${jobId}/seal`, { method: 'POST' });
+      expect(again.body).toMatchObject({ sealed: true, state: 'completed' });
+      await waitFor('the webhook', () => hook.received.length === 1);
+      await gw.fetch(`/v1/jobs/${jobId}/seal`, { method: 'POST' }); // the event fires once
+      await sleep(300);
+      expect(hook.received).toHaveLength(1);
+    } finally {
+      await hook.close();
+    }
+  });
+
   it('times out a receiver that does not answer, then retries', async () => {
     const hook = await receiver([0, 200]);
     try {
