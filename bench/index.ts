@@ -41,6 +41,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { EMBEDDED_INDEX_DEFAULTS, EmbeddedFaceIndex, type HnswQuantization, type IndexedFace } from '@facepipe/face-index';
+import { seededRandom as mulberry32 } from '@facepipe/contracts';
 
 const K = 10;
 
@@ -279,16 +280,6 @@ function settledRss(): number {
   return process.memoryUsage().rss;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal samples (Box–Muller, both values used). */
 function gaussian(r: () => number): () => number {

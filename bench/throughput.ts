@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FaceEngine, type RgbImage } from '@facepipe/face-engine';
 import { EmbeddedFaceIndex, type IndexedFace } from '@facepipe/face-index';
+import { seededRandom as mulberry32 } from '@facepipe/contracts';
 
 const DEMO = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
 
@@ -97,13 +98,5 @@ function gauss(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
 }
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 main().catch((err) => { console.error(err); process.exit(1); });

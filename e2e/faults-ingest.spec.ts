@@ -15,6 +15,7 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { EmbeddedFaceIndex } from '@facepipe/face-index';
 import { allResults, api, sleep, startProcesses, waitFor, webhookReceiver, type AppName, type ServiceProcesses, type WebhookReceiver } from '@facepipe/testing';
+import { seededRandom as seeded } from '@facepipe/contracts';
 
 const DEMO = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
 const sample = (i: number) => path.join(DEMO, `sample${i}.jpg`);
@@ -24,17 +25,6 @@ const SEED = Number(process.env.FACEPIPE_FAULT_SEED || Date.now() % 1_000_000);
 
 interface JobView { state: string; total: number; done: number; failed: number; faces: number }
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let svc: ServiceProcesses;
 let hook: WebhookReceiver;

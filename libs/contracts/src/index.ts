@@ -3,3 +3,4 @@ export * from './jobs';
 export * from './codec';
 export * from './index-ops';
 export * from './requests';
+export * from './random';

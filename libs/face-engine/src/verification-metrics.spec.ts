@@ -1,7 +1,7 @@
+import { seededRandom as mulberry32 } from '@facepipe/contracts';
 import {
   acceptedCount,
   countPairs,
-  mulberry32,
   operatingPointAt,
   operatingPointForFar,
   scoreDistributions,

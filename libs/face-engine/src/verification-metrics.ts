@@ -6,6 +6,7 @@
  *
  * A pair is accepted when its similarity is ≥ the threshold: the service's match rule.
  */
+import { seededRandom as mulberry32 } from '@facepipe/contracts';
 
 /** Impostor pairs kept when there are more (calibrate's --max-impostors default). */
 export const DEFAULT_MAX_IMPOSTORS = 2_000_000;
@@ -150,12 +151,3 @@ export function operatingPointForFar(d: ScoreDistributions, targetFar: number): 
   return { targetFar, reliable, ...operatingPointAt(d, threshold) };
 }
 
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -4,6 +4,7 @@
  * plain noise. Seeded, so a failing run can be replayed with its seed.
  */
 import sharp from 'sharp';
+import { seededRandom } from '@facepipe/contracts';
 
 export interface FuzzBody {
   /** A unique file name, which says how the body was made (`0042-png-flip.png`). */
@@ -11,17 +12,6 @@ export interface FuzzBody {
   bytes: Buffer;
 }
 
-/** mulberry32: a small seeded generator. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const int = (rnd: () => number, n: number) => Math.floor(rnd() * n);
 

@@ -1,16 +1,8 @@
 /** Seeded test data, shared by the conformance suite and the crash test's child process. */
+import { seededRandom } from '@facepipe/contracts';
 
-/** mulberry32: a small seeded PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded generator (mulberry32), under the name the conformance suite uses. */
+export const rng = seededRandom;
 
 /** A random unit vector (Gaussian components, normalised). */
 export function unit(r: () => number, dims: number): Float32Array {
