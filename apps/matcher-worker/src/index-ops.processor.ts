@@ -247,8 +247,6 @@ export class IndexOpsProcessor {
   }
 
   private async reclusterFaces(collection: string, minFaces: number, eps: number): Promise<{ faces: number; changed: number }> {
-    const getVectors = (this.index as Partial<VectorReader>).getVectors?.bind(this.index);
-    if (!getVectors) throw new RequestError(501, 'NOT_SUPPORTED', 'this face index backend cannot return stored vectors, which reclustering needs');
     const hits = await this.scrollAll(collection, { kind: 'person' });
     hits.sort((a, b) => cmp(a.id, b.id)); // a fixed order: the same index gives the same clusters
     const points: ClusterPoint[] = hits.map((h) => ({ id: h.id, personId: h.payload.personId, pinned: h.payload.pinned === true }));
@@ -257,7 +255,7 @@ export class IndexOpsProcessor {
     const lists: Neighbour[][] = points.map(() => []);
     for (let start = 0; start < points.length; start += PAGE) {
       const ids = points.slice(start, start + PAGE).map((p) => p.id);
-      const vectors = await getVectors(collection, ids);
+      const vectors = await this.index.getVectors(collection, ids);
       for (const [n, vector] of vectors.entries()) {
         if (!vector) continue; // deleted meanwhile
         const i = start + n;
@@ -357,11 +355,6 @@ export class IndexOpsProcessor {
       if (!(err instanceof FaceIndexError && err.code === 'COLLECTION_NOT_FOUND')) throw err;
     }
   }
-}
-
-/** The embedded index can hand back stored vectors; reclustering needs them. */
-interface VectorReader {
-  getVectors(collection: string, ids: string[]): Promise<(Float32Array | null)[]>;
 }
 
 function toView(h: Hit): FaceView {

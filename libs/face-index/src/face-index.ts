@@ -95,6 +95,11 @@ export interface FaceIndex {
   /** One entry per id, in order: the face (score 1), or null when there is none. */
   get(collection: string, ids: string[]): Promise<(Hit | null)[]>;
   /**
+   * One entry per id, in order: the face's vector scaled to unit length (cosine is all any caller
+   * compares, and Qdrant stores cosine vectors normalised), or null when there is none.
+   */
+  getVectors(collection: string, ids: string[]): Promise<(Float32Array | null)[]>;
+  /**
    * Shallow-merges `patch` into the payload of each id that exists (missing ids are skipped). A key
    * whose value is `undefined` is removed from the payload (e.g. `{ personId: undefined }`).
    */

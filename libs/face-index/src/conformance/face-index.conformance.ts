@@ -174,6 +174,23 @@ export function describeFaceIndexConformance(name: string, create: () => Promise
         await expectCode(index.delete('c1', { filter: {} }), 'INVALID_ARGUMENT');
       });
 
+      it('getVectors returns each stored vector at unit length, null for missing ids', async () => {
+        const r = rng(12);
+        const fs = faces(r, 5, 'v');
+        const scaled = { id: 'scaled', vector: vec(r).map((x) => x * 3.5), payload: { photoKey: 'p' } };
+        await index.upsert('c1', [...fs, scaled]);
+        const got = await index.getVectors('c1', ['v2', 'missing', 'scaled', 'v0']);
+        expect(got[1]).toBeNull();
+        for (const [i, want] of [[0, fs[2].vector], [2, scaled.vector.map((x) => x / 3.5)], [3, fs[0].vector]] as const) {
+          const v = got[i]!;
+          expect(v).toBeInstanceOf(Float32Array);
+          expect(v).toHaveLength(DIM);
+          v.forEach((x, j) => expect(x).toBeCloseTo(want[j], 5));
+        }
+        expect(await index.getVectors('c1', [])).toEqual([]);
+        await expectCode(index.getVectors('nope', ['v0']), 'COLLECTION_NOT_FOUND');
+      });
+
       it('hands out copies: mutating a result or an input does not change what is stored', async () => {
         const f = faces(rng(11), 1, 'm', { personId: 'p' })[0];
         await index.upsert('c1', [f]);

@@ -178,11 +178,18 @@ export class CollectionState {
     });
   }
 
-  /** A copy of each face's stored vector, or null. */
+  /**
+   * A unit-length copy of each face's stored vector, or null. A vector stored at unit length to
+   * float32 precision (what embedders give) comes back bit for bit, which the persistence tests rely on.
+   */
   vectorsOf(ids: string[]): (Float32Array | null)[] {
     return ids.map((id) => {
       const rec = this.byId.get(id);
-      return rec ? this.vectors.row(rec.row).slice() : null;
+      if (!rec) return null;
+      const v = this.vectors.row(rec.row).slice();
+      const norm = Math.sqrt(squaredNorm(v));
+      if (Math.abs(norm - 1) > 1e-6) for (let i = 0; i < v.length; i++) v[i] /= norm;
+      return v;
     });
   }
 

@@ -137,7 +137,6 @@ export class EmbeddedFaceIndex implements FaceIndex {
     return c.state.get(ids);
   }
 
-  /** A copy of each face's stored vector (exactly as upserted), or null. Embedded index only. */
   async getVectors(collection: string, ids: string[]): Promise<(Float32Array | null)[]> {
     const c = this.collection(collection);
     checkIds(ids);

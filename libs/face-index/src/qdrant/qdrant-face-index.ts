@@ -10,7 +10,7 @@ import {
 import { isTransient, retryDelayMs, toFaceIndexError } from './qdrant-errors';
 import { pointIdOf } from './qdrant-ids';
 import {
-  checkNoReservedKey, chunks, parseCursor, qdrantCollectionName, splitPatch, toCursor, toHit, toPoint, toQdrantFilter, vectorSizeOf,
+  checkNoReservedKey, chunks, parseCursor, qdrantCollectionName, splitPatch, toCursor, toHit, toPoint, toQdrantFilter, vectorOf, vectorSizeOf,
   type QdrantFilter,
 } from './qdrant-mapping';
 import { clientParams, resolveQdrantOptions, type QdrantFaceIndexOptions, type ResolvedQdrantOptions } from './qdrant-options';
@@ -165,22 +165,19 @@ export class QdrantFaceIndex implements FaceIndex {
   }
 
   async get(collection: string, ids: string[]): Promise<(Hit | null)[]> {
-    const q = this.existing(collection);
-    checkIds(ids);
-    return this.track(async () => {
-      if (ids.length === 0) {
-        await this.dimensionsOf(collection, q); // still COLLECTION_NOT_FOUND for a missing collection
-        return [];
-      }
-      const found = new Map<string, Hit>();
-      for (const batch of chunks([...new Set(ids.map(pointIdOf))], this.opts.batchSize)) {
-        const records = await this.request(collection, 'get', () => this.client.retrieve(q, { ids: batch, with_payload: true, with_vector: false }));
-        for (const r of records) found.set(String(r.id), toHit(r, 1));
-      }
-      return ids.map((id) => {
-        const hit = found.get(pointIdOf(id));
-        return hit && hit.id === id ? { id, score: 1, payload: structuredClone(hit.payload) } : null;
-      });
+    const found = await this.retrieve(collection, ids, false);
+    return ids.map((id) => {
+      const r = found.get(pointIdOf(id));
+      const hit = r && toHit(r, 1);
+      return hit && hit.id === id ? { id, score: 1, payload: structuredClone(hit.payload) } : null;
+    });
+  }
+
+  async getVectors(collection: string, ids: string[]): Promise<(Float32Array | null)[]> {
+    const found = await this.retrieve(collection, ids, true);
+    return ids.map((id) => {
+      const r = found.get(pointIdOf(id));
+      return r && toHit(r, 1).id === id ? vectorOf(r) : null;
     });
   }
 
@@ -282,6 +279,24 @@ export class QdrantFaceIndex implements FaceIndex {
     const q = qdrantCollectionName(this.opts.collectionPrefix, name);
     if (q === null) throw new FaceIndexError('COLLECTION_NOT_FOUND', `no collection ${JSON.stringify(name)}`);
     return q;
+  }
+
+  /** The points of `ids` (deduplicated), keyed by their Qdrant point id. */
+  private async retrieve(collection: string, ids: string[], withVector: boolean): Promise<Map<string, Schemas['Record']>> {
+    const q = this.existing(collection);
+    checkIds(ids);
+    return this.track(async () => {
+      const found = new Map<string, Schemas['Record']>();
+      if (ids.length === 0) {
+        await this.dimensionsOf(collection, q); // still COLLECTION_NOT_FOUND for a missing collection
+        return found;
+      }
+      for (const batch of chunks([...new Set(ids.map(pointIdOf))], this.opts.batchSize)) {
+        const records = await this.request(collection, 'get', () => this.client.retrieve(q, { ids: batch, with_payload: true, with_vector: withVector }));
+        for (const r of records) found.set(String(r.id), r);
+      }
+      return found;
+    });
   }
 
   /** Runs one public call, so that close() can wait for it. */

@@ -7,7 +7,7 @@ import type { IndexedFace } from '../face-index';
 import { FILTER_FIELDS, filterTerms } from '../validation';
 import { FACE_ID_KEY, FACE_ID_NAMESPACE, isUuid, pointIdOf, uuidV5 } from './qdrant-ids';
 import {
-  checkNoReservedKey, chunks, parseCursor, qdrantCollectionName, splitPatch, toCursor, toHit, toPoint, toQdrantFilter, vectorSizeOf,
+  checkNoReservedKey, chunks, parseCursor, qdrantCollectionName, splitPatch, toCursor, toHit, toPoint, toQdrantFilter, vectorOf, vectorSizeOf,
 } from './qdrant-mapping';
 import { QDRANT_INDEX_DEFAULTS, clientParams, resolveQdrantOptions } from './qdrant-options';
 
@@ -106,6 +106,20 @@ describe('points and hits', () => {
       set: { identityId: 'bob', note: { x: 1 }, quality: 0 },
       unset: ['personId'],
     });
+  });
+});
+
+describe('retrieved vectors', () => {
+  it('reads a dense vector back at unit length', () => {
+    const v = vectorOf({ id: 'x', vector: [3, 0, 4] });
+    expect(v).toBeInstanceOf(Float32Array);
+    expect(Array.from(v)).toEqual([Math.fround(0.6), 0, Math.fround(0.8)]);
+  });
+
+  it('refuses points without a single dense vector (not written by facepipe)', () => {
+    for (const vector of [undefined, null, [], { face: [1, 2] }, [[1, 2]]]) {
+      expect(codeOf(() => vectorOf({ id: 'x', vector: vector as never }))).toBe('INDEX_CORRUPT');
+    }
   });
 });
 

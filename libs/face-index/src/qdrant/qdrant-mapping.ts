@@ -87,6 +87,21 @@ export function toCursor(nextPageOffset: unknown): string | undefined {
   return nextPageOffset;
 }
 
+/** A retrieved point's (unnamed, dense) vector as a unit Float32Array, or INDEX_CORRUPT. */
+export function vectorOf(point: Pick<Schemas['Record'], 'id' | 'vector'>): Float32Array {
+  const v = point.vector;
+  if (!Array.isArray(v) || v.length === 0 || typeof v[0] !== 'number') {
+    throw new FaceIndexError('INDEX_CORRUPT', `Qdrant point ${String(point.id)} has no single dense vector: it was not written by facepipe`);
+  }
+  const out = Float32Array.from(v as number[]);
+  // Qdrant normalises cosine vectors on write; normalise again so the contract holds to f32 precision.
+  let s = 0;
+  for (const x of out) s += x * x;
+  const norm = Math.sqrt(s);
+  for (let i = 0; i < out.length; i++) out[i] /= norm;
+  return out;
+}
+
 /** The single unnamed cosine vector of a collection facepipe created, or INDEX_CORRUPT. */
 export function vectorSizeOf(info: Pick<Schemas['CollectionInfo'], 'config'>, collection: string): number {
   const vectors = info.config.params.vectors as Partial<Schemas['VectorParams']> | undefined;
