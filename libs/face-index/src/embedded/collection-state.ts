@@ -201,8 +201,10 @@ export class CollectionState {
     if (n === 0) return [];
 
     if (terms.length === 0) {
-      if (exact) return this.scanAll(q, qNorm2, k, tuning.exactThreads);
-      const wanted = Math.min(n, Math.max(k, tuning.expansionSearch));
+      const wanted = Math.max(k, tuning.expansionSearch);
+      // Asking the graph for every face costs more than scanning them, and HNSW does not promise to
+      // reach every node even then (a multi-threaded build can leave one unreachable): scan.
+      if (exact || wanted >= n) return this.scanAll(q, qNorm2, k, tuning.exactThreads);
       const top = this.rescore(q, qNorm2, this.graph.search(q, wanted), k, terms, tuning.graphIsExact);
       // The graph returns fewer than it holds only in degenerate cases (tiny or heavily deleted
       // graphs); an answer must never come up short, so scan then.
