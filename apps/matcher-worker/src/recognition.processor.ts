@@ -5,6 +5,7 @@ import {
   type SearchResult,
   type SyncMatchJob,
   type SyncRequest,
+  collectionsKey,
   decodeFloat32,
   faceId,
   identitiesKey,
@@ -46,8 +47,9 @@ export class RecognitionProcessor {
     const { request } = data;
     try {
       const result = await this.serial.run(async () => {
-        if (!(await this.registry.exists(data.collection))) throw new RequestError(404, 'COLLECTION_NOT_FOUND', `Collection "${data.collection}" does not exist`);
+        // A search checks that its collection exists in the same round trip as it names the identities.
         if (request.op === 'search') return this.search(data, request);
+        if (!(await this.registry.exists(data.collection))) throw collectionNotFound(data.collection);
         if (request.op === 'enroll') return this.enroll(data, request);
         throw new RequestError(400, 'INVALID_OPERATION', `the matcher does not answer "${request.op}"`);
       });
@@ -60,13 +62,31 @@ export class RecognitionProcessor {
   }
 
   private async search(data: SyncMatchJob, request: Op<'search'>): Promise<SearchResult> {
-    const faces: SearchResult['faces'] = [];
-    for (const f of data.faces) {
-      const hits = await this.identityHits(data.collection, decodeFloat32(f.embedding), hitsFor(request.k), request.exact);
-      const candidates = await this.topIdentities(data.collection, hits, request.k);
+    const hits: Hit[][] = [];
+    for (const f of data.faces) hits.push(await this.identityHits(data.collection, decodeFloat32(f.embedding), hitsFor(request.k), request.exact));
+    const ranked = hits.map(rankIdentities);
+    // One round trip: does the collection (still) exist, and the names of every face's candidates.
+    const wanted = [...new Set(ranked.flatMap((r) => r.map(([id]) => id)))];
+    const read = this.redis.pipeline().hexists(collectionsKey(this.prefix), data.collection);
+    if (wanted.length > 0) read.hmget(identitiesKey(this.prefix, data.collection), ...wanted);
+    const [[existsErr, exists], [recordsErr, records] = [null, []]] = (await read.exec())!;
+    if (existsErr || recordsErr) throw existsErr ?? recordsErr;
+    if (exists !== 1) throw collectionNotFound(data.collection);
+    const names = new Map<string, string>();
+    wanted.forEach((id, i) => {
+      const raw = (records as (string | null)[])[i];
+      // No record: the identity was deleted while its faces were being detached or erased.
+      if (raw !== null) names.set(id, (JSON.parse(raw) as IdentityRecord).name);
+    });
+    const faces: SearchResult['faces'] = data.faces.map((f, i) => {
+      const candidates: IdentityMatch[] = [];
+      for (const [identityId, similarity] of ranked[i]) {
+        const name = names.get(identityId);
+        if (name !== undefined && candidates.length < request.k) candidates.push({ identityId, name, similarity });
+      }
       const best = candidates[0];
-      faces.push({ box: f.box, score: f.score, candidates, match: best && best.similarity >= request.threshold ? best : null });
-    }
+      return { box: f.box, score: f.score, candidates, match: best && best.similarity >= request.threshold ? best : null };
+    });
     return { faces, threshold: request.threshold };
   }
 
@@ -78,26 +98,6 @@ export class RecognitionProcessor {
       if (err instanceof FaceIndexError && err.code === 'COLLECTION_NOT_FOUND') return [];
       throw err;
     }
-  }
-
-  /** Hits grouped by identity (each at its best similarity), named, most similar first, k at most. */
-  private async topIdentities(collection: string, hits: Hit[], k: number): Promise<IdentityMatch[]> {
-    const best = new Map<string, number>();
-    for (const h of hits) {
-      const id = h.payload.identityId;
-      if (typeof id === 'string' && h.score > (best.get(id) ?? -Infinity)) best.set(id, h.score);
-    }
-    const ranked = [...best].sort((a, b) => b[1] - a[1]);
-    if (ranked.length === 0) return [];
-    const records = await this.redis.hmget(identitiesKey(this.prefix, collection), ...ranked.map(([id]) => id));
-    const out: IdentityMatch[] = [];
-    ranked.forEach(([identityId, similarity], i) => {
-      const raw = records[i];
-      // No record: the identity was deleted while its faces were being detached or erased.
-      if (raw === null || out.length >= k) return;
-      out.push({ identityId, name: (JSON.parse(raw) as IdentityRecord).name, similarity });
-    });
-    return out;
   }
 
   private async enroll(data: SyncMatchJob, request: Op<'enroll'>): Promise<EnrollResult> {
@@ -124,4 +124,18 @@ export class RecognitionProcessor {
       faces: faces.map((f) => ({ faceId: f.id, box: f.payload.box!, score: f.payload.score!, quality: f.payload.quality! })),
     };
   }
+}
+
+/** Hits grouped by identity, each at its best similarity, most similar first. */
+function rankIdentities(hits: Hit[]): [string, number][] {
+  const best = new Map<string, number>();
+  for (const h of hits) {
+    const id = h.payload.identityId;
+    if (typeof id === 'string' && h.score > (best.get(id) ?? -Infinity)) best.set(id, h.score);
+  }
+  return [...best].sort((a, b) => b[1] - a[1]);
+}
+
+function collectionNotFound(collection: string): RequestError {
+  return new RequestError(404, 'COLLECTION_NOT_FOUND', `Collection "${collection}" does not exist`);
 }

@@ -46,6 +46,14 @@ describe('replies', () => {
     expect(errorReply(new Error('boom'))).toMatchObject({ ok: false, error: { code: 'INTERNAL_ERROR', status: 500 } });
   });
 
+  it('understands a bare announcement (workers of an earlier version): it reads the stored reply', async () => {
+    const id = newRequestId();
+    const pending = await waiter.expect<string>(id, 5_000);
+    await redis.multi().set(`${prefix}:reply:${id}`, JSON.stringify({ ok: true, result: 'bare' }), 'EX', 60).publish(`${prefix}:replies`, id).exec();
+    await expect(pending.wait()).resolves.toBe('bare');
+    expect(await redis.exists(`${prefix}:reply:${id}`)).toBe(0);
+  });
+
   it('finds a reply whose announcement it missed, at the deadline', async () => {
     const id = newRequestId();
     // Stored without the pub/sub announcement, as if the subscriber was reconnecting.

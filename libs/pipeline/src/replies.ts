@@ -5,12 +5,15 @@ import { PipelineError } from './pipeline-error';
 /**
  * The way back for synchronous calls (search, verify, detect, enroll, index operations): the
  * gateway enqueues a job that carries a request id, and whichever worker finishes it stores the
- * outcome under `<prefix>:reply:<id>` (with a TTL) and announces the id on `<prefix>:replies`.
+ * outcome under `<prefix>:reply:<id>` (with a TTL) and announces `<id> <outcome>` on
+ * `<prefix>:replies`.
  *
- * Pub/sub alone can lose a message (a gateway reconnecting to Redis at that moment), so the stored
- * value is the truth and the announcement only a wake-up: a waiter also reads the key after every
- * reconnect and once more at its deadline. Every gateway replica hears every announcement and
- * ignores the ids it is not waiting for.
+ * The announcement carries the outcome so that the waiting gateway answers without another round
+ * trip (a search is latency-bound; replies are a few KiB). Pub/sub alone can lose a message (a
+ * gateway reconnecting to Redis at that moment), so the stored value is the truth: a waiter also
+ * reads the key after every reconnect and once more at its deadline, and deletes it once answered.
+ * Every gateway replica hears every announcement and ignores the ids it is not waiting for. A bare
+ * `<id>` (workers of an earlier version) is still understood: the waiter then reads the key.
  */
 
 /** What a worker sends back: the result, or an error with the HTTP status the gateway answers. */
@@ -25,12 +28,15 @@ export function newRequestId(): string {
 
 /** Worker side: store and announce one reply. Idempotent, so a retried stage may send it again. */
 export async function sendReply(redis: Redis, prefix: string, requestId: string, reply: Reply): Promise<void> {
+  const json = JSON.stringify(reply);
   await redis
     .multi()
-    .set(`${prefix}:reply:${requestId}`, JSON.stringify(reply), 'EX', REPLY_TTL_S)
-    .publish(`${prefix}:replies`, requestId)
+    .set(replyKey(prefix, requestId), json, 'EX', REPLY_TTL_S)
+    .publish(`${prefix}:replies`, `${requestId} ${json}`)
     .exec();
 }
+
+const replyKey = (prefix: string, requestId: string) => `${prefix}:reply:${requestId}`;
 
 /**
  * An error a worker answers a synchronous call with, and the gateway re-throws as it is: the code
@@ -80,8 +86,12 @@ export class ReplyWaiter {
   ) {
     this.subscriber = redis.duplicate({ connectionName: 'facepipe:replies' });
     this.subscriber.on('error', () => undefined); // the main connection reports outages
-    this.subscriber.on('message', (_channel: string, id: string) => {
-      if (this.pending.has(id)) void this.collect(id);
+    this.subscriber.on('message', (_channel: string, message: string) => {
+      const space = message.indexOf(' ');
+      const id = space < 0 ? message : message.slice(0, space);
+      if (!this.pending.has(id)) return;
+      if (space < 0) void this.collect(id);
+      else this.settle(id, message.slice(space + 1), true);
     });
     // After a reconnect (ioredis re-subscribes by itself) a reply may have been announced unheard.
     this.subscriber.on('ready', () => {
@@ -117,18 +127,25 @@ export class ReplyWaiter {
     this.pending.delete(requestId);
   }
 
+  /** Reads (and deletes) the stored reply: after a reconnect, for a bare announcement, at the deadline. */
   private async collect(requestId: string, deadline = false): Promise<void> {
     let raw: string | null = null;
     try {
-      raw = await this.redis.getdel(`${this.prefix}:reply:${requestId}`);
+      raw = await this.redis.getdel(replyKey(this.prefix, requestId));
     } catch {
       // Redis is down: at the deadline that is a timeout; otherwise the next wake-up retries.
     }
+    if (raw !== null || deadline) this.settle(requestId, raw, false);
+  }
+
+  /** Answers a waiting request with `raw` (a stored reply) or, when null, a timeout. */
+  private settle(requestId: string, raw: string | null, announced: boolean): void {
     const p = this.pending.get(requestId);
     if (!p) return;
-    if (raw === null && !deadline) return;
     clearTimeout(p.timer);
     this.pending.delete(requestId);
+    // Answered from the announcement: the stored copy is no longer needed (its TTL is the backstop).
+    if (announced) this.redis.del(replyKey(this.prefix, requestId)).catch(() => undefined);
     p.resolve(
       raw !== null
         ? (JSON.parse(raw) as Reply)

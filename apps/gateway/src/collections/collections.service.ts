@@ -41,9 +41,12 @@ export class CollectionsService {
     return record;
   }
 
-  /** The similarity at which a search's best candidate is a match: the collection's own, or the model default. */
-  async matchThreshold(name: string): Promise<number> {
-    return thresholdOf(await this.record(name));
+  /**
+   * The similarity at which a search's best candidate is a match: the collection's own, or the
+   * model default. `known`: the record when the caller has already read it.
+   */
+  async matchThreshold(name: string, known?: CollectionRecord): Promise<number> {
+    return thresholdOf(known ?? (await this.record(name)));
   }
 
   /** 404 COLLECTION_NOT_FOUND unless the collection is registered. */

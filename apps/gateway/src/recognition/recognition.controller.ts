@@ -9,7 +9,7 @@ import { Accepts, ContentTypeGuard } from '../common/content-type.guard';
 import { API_KEY_SECURITY, ERROR_SCHEMA } from '../common/openapi';
 import { openApiSchema, parseWith } from '../common/zod';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
-import { CollectionExistsGuard } from '../jobs/submission.guards';
+import { CollectionExistsGuard, checkedCollection } from '../jobs/submission.guards';
 import {
   DEFAULT_SEARCH_K,
   MULTIPART_PHOTO_SCHEMA,
@@ -98,7 +98,7 @@ export class RecognitionController {
       params = json as typeof params;
     }
     const source = photoSource(req, 'photo', json, this.policy());
-    const threshold = params.threshold ?? (await this.collections.matchThreshold(name));
+    const threshold = params.threshold ?? (await this.collections.matchThreshold(name, checkedCollection(req)));
     return this.sync.run({ collection: name, source, request: { op: 'search', k: params.k, threshold, exact: params.exact } });
   }
 
