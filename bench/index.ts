@@ -4,8 +4,10 @@
  * disk. Usage: npm run build && node dist/bench/index.js [--n 100000] [--queries 1000]
  *   [--data faces|iso] [--rank 160] [--max-photos 50] [--noise 0.036] [--dims 512]
  *   [--connectivity M] [--expansion-add EF] [--quantization i8|f16|bf16|f32]
- *   [--ef 64,128,192,256,384,512] [--match 0.34] [--threads N] [--dir path]
- * Graph settings default to the library's (EMBEDDED_INDEX_DEFAULTS).
+ *   [--ef 64,128,192,256,384,512] [--match 0.34] [--threads N] [--dir path] [--projection on|off]
+ * Graph settings default to the library's (EMBEDDED_INDEX_DEFAULTS), the graph's projection
+ * (libs/face-index/src/embedded/projection.ts) included: it is fitted when the collection reaches
+ * 20,000 faces, and the run prints what it chose.
  *
  * Data, `--data faces` (default): a PLDA-style model calibrated on real embeddings. A face is
  * x = normalise(B (√q·u + √(1−q)·w)): u is its identity's latent, w a fresh per-photo latent
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
       threads: { type: 'string', default: String(Math.min(os.availableParallelism(), 8)) },
       batch: { type: 'string', default: '1000' },
       dir: { type: 'string' },
+      projection: { type: 'string', default: 'on' },
     },
   });
   const n = Number(values.n), dims = Number(values.dims), queries = Number(values.queries);
@@ -85,11 +88,16 @@ async function main(): Promise<void> {
   else throw new Error(`--data must be faces or iso, got ${values.data}`);
 
   console.log(`${fmt(n)} faces, ${dims}-d, ${source.describe}; HNSW M=${values.connectivity}, ` +
-    `ef_add=${values['expansion-add']}, ${values.quantization}; ${threads} insert threads; ${os.availableParallelism()} cores`);
+    `ef_add=${values['expansion-add']}, ${values.quantization}, projection ${values.projection}; ${threads} insert threads; ${os.availableParallelism()} cores`);
 
   const dir = values.dir ?? mkdtempSync(path.join(os.tmpdir(), 'facepipe-bench-index-'));
   const rssBefore = settledRss();
+  if (values.projection !== 'on' && values.projection !== 'off') throw new Error(`--projection must be on or off, got ${values.projection}`);
   let index = await EmbeddedFaceIndex.open(dir, {
+    projection: values.projection === 'on',
+    onEvent: (e) => {
+      if (e.type === 'projection') console.log(`projection fitted at ${fmt(e.faces)} faces in ${(e.ms / 1000).toFixed(1)} s (graph rebuilt): ${e.to === null ? 'none worth having' : `${e.from} → ${e.to} dimensions`}`);
+    },
     connectivity: Number(values.connectivity),
     expansionAdd: Number(values['expansion-add']),
     quantization: values.quantization as HnswQuantization,

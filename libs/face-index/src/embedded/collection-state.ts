@@ -12,6 +12,7 @@ import { FaceIndexError } from '../errors';
 import type { FacePayload, Hit } from '../face-index';
 import { type FilterField, filterTerms, matchesTerms } from '../validation';
 import type { HnswGraph } from './hnsw';
+import type { Projection } from './projection';
 import { PayloadIndex } from './payload-index';
 import { SeqOrder } from './seq-order';
 import { TopK } from './top-k';
@@ -56,7 +57,7 @@ export class CollectionState {
 
   constructor(
     readonly dimensions: number,
-    readonly graph: HnswGraph,
+    private graphValue: HnswGraph,
     private nextKeyValue: number,
     private nextSeqValue: number,
   ) {
@@ -65,6 +66,42 @@ export class CollectionState {
 
   get size(): number {
     return this.byId.size;
+  }
+
+  get graph(): HnswGraph {
+    return this.graphValue;
+  }
+
+  /** Up to `max` stored vectors, spread evenly over the rows (row-major), e.g. to fit a projection. */
+  sampleVectors(max: number): { data: Float32Array; rows: number } {
+    const n = this.vectors.size, d = this.dimensions;
+    const rows = Math.min(n, max);
+    const data = new Float32Array(rows * d);
+    for (let i = 0; i < rows; i++) data.set(this.vectors.row(Math.floor((i * n) / rows)), i * d);
+    return { data, rows };
+  }
+
+  /**
+   * Replaces the graph with one over every live face, through `projection`. Built in slices with
+   * the event loop free between them, so searches go on (on the old graph until the swap). Writes
+   * must not run meanwhile: the caller runs this in the collection's write loop.
+   */
+  async rebuildGraph(projection: Projection | null): Promise<void> {
+    const graph = this.graphValue.emptyLike(projection);
+    const d = this.dimensions, n = this.vectors.size, slice = 2048;
+    for (let first = 0; first < n; first += slice) {
+      const rows = Math.min(slice, n - first);
+      const keys = new BigUint64Array(rows);
+      const data = new Float32Array(rows * d);
+      for (let r = 0; r < rows; r++) {
+        keys[r] = BigInt(this.vectors.owner(first + r).key);
+        data.set(this.vectors.row(first + r), r * d);
+      }
+      graph.add(keys, data);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (this.vectors.size !== n) throw new Error('the collection changed while its graph was rebuilt');
+    this.graphValue = graph;
   }
 
   get nextKey(): number {

@@ -11,6 +11,10 @@
  * records or `checkpointBytes` of WAL: snapshot files of generation g+1 are written and fsynced, an
  * empty wal-(g+1) is created, then the manifest is switched atomically; only then are generation
  * g's files deleted. A crash at any point leaves either g (snapshot + complete WAL) or g+1 current.
+ *
+ * Projection: the first checkpoint that finds `projectionFrom`..PROJECTION_REBUILD_MAX faces fits
+ * the graph's projection (projection.ts) on a sample of them, rebuilds the graph through it and
+ * saves both in the snapshot it writes; reaching `projectionFrom` faces makes a checkpoint due.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
@@ -20,14 +24,21 @@ import { CollectionState } from './collection-state';
 import type { ResolvedOptions } from './embedded-options';
 import { fsyncDir, isErrno } from './fs-util';
 import { HnswGraph, type HnswParams, type HnswQuantization } from './hnsw';
+import { PROJECTION_SAMPLE, Projection } from './projection';
 import {
-  expectSize, fileNames, FORMAT, type Manifest, MANIFEST, openSnapshotVectors, readManifest, readSnapshotRecords, writeManifest,
+  expectSize, fileNames, type Manifest, MANIFEST, openSnapshotVectors, readManifest, readProjection, readSnapshotRecords, writeManifest,
   writeSnapshot,
 } from './snapshot';
 import { decodeOp, type EncodedOp, encodeOp, encodeRecord, scanWal, WAL_HEADER_BYTES, type WalOp, WalWriter } from './wal';
 
 /** Ops per WAL record are capped by size so one record stays a reasonable single write. */
 const GROUP_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A collection first checkpointed with more faces than this keeps its unprojected graph: the
+ * rebuild (≈ 20 s of both cores per 100k faces here) would hold its writes too long.
+ */
+export const PROJECTION_REBUILD_MAX = 250_000;
 
 type Pending =
   | { kind: 'op'; op: EncodedOp; resolve: (v: number | undefined) => void; reject: (e: unknown) => void }
@@ -43,6 +54,7 @@ export class EmbeddedCollection {
   private walRecords: number;
   private checkpointAtRecords: number;
   private checkpointAtBytes: number;
+  private projectionFitted: boolean;
 
   private constructor(
     readonly name: string,
@@ -56,6 +68,7 @@ export class EmbeddedCollection {
     this.walRecords = replayedRecords;
     this.checkpointAtRecords = opts.checkpointEvery;
     this.checkpointAtBytes = opts.checkpointBytes;
+    this.projectionFitted = manifest.projectionFitted === true;
   }
 
   get dimensions(): number {
@@ -76,7 +89,7 @@ export class EmbeddedCollection {
     const tmp = path.join(root, `.creating-${name}-${randomBytes(4).toString('hex')}`);
     await mkdir(tmp);
     const manifest: Manifest = {
-      format: FORMAT,
+      format: 1,
       collection: name,
       dimensions,
       metric: 'cos',
@@ -114,7 +127,8 @@ export class EmbeddedCollection {
       const vectors = await openSnapshotVectors(dir, g, snap, manifest.dimensions);
       const hnswFile = path.join(dir, names.hnsw);
       await expectSize(hnswFile, snap.hnswBytes);
-      const graph = HnswGraph.load(hnswFile, manifest.dimensions, params);
+      const projection = await readProjection(dir, g, snap, manifest.dimensions);
+      const graph = HnswGraph.load(hnswFile, manifest.dimensions, params, projection);
       if (graph.size !== snap.count) throw new FaceIndexError('INDEX_CORRUPT', `${hnswFile}: ${graph.size} vectors, the manifest says ${snap.count}`);
       state = new CollectionState(manifest.dimensions, graph, manifest.nextKey, manifest.nextSeq);
       try {
@@ -195,7 +209,7 @@ export class EmbeddedCollection {
           bytes += p.op.bytes;
         }
         await this.commit(group);
-        if (this.walRecords >= this.checkpointAtRecords || this.wal.bytes >= this.checkpointAtBytes) {
+        if (this.walRecords >= this.checkpointAtRecords || this.wal.bytes >= this.checkpointAtBytes || this.projectionDue()) {
           await this.runCheckpoint().catch(() => {
             // Reported through onEvent; the previous snapshot and the WAL stay current. Try again
             // after another interval rather than after every write.
@@ -251,7 +265,8 @@ export class EmbeddedCollection {
     let newWal: WalWriter | null = null;
     let manifest: Manifest;
     try {
-      const snapshot = await writeSnapshot(this.dir, next, this.state.vectors, (file) => this.state.graph.save(file));
+      if (this.projectionDue()) await this.fitProjection();
+      const snapshot = await writeSnapshot(this.dir, next, this.state.vectors, (file) => this.state.graph.save(file), this.state.graph.projection);
       newWal = await WalWriter.create(path.join(this.dir, fileNames(next).wal), next, this.dimensions);
       fsyncDir(this.dir);
       manifest = {
@@ -261,6 +276,7 @@ export class EmbeddedCollection {
         nextSeq: this.state.nextSeq,
         snapshot,
         checkpointedAt: new Date().toISOString(),
+        ...(this.projectionFitted ? { projectionFitted: true } : {}),
       };
     } catch (err) {
       // Nothing names generation g+1 yet: drop its files, g stays current.
@@ -290,6 +306,23 @@ export class EmbeddedCollection {
     await old.close().catch(() => undefined);
     await removeLeftovers(this.dir, next).catch(() => undefined);
     emit('end');
+  }
+
+  /** Whether the graph's projection should be fitted now (at most once per collection). */
+  private projectionDue(): boolean {
+    const n = this.state.size;
+    return this.opts.projection && !this.projectionFitted && n >= this.opts.projectionFrom && n <= PROJECTION_REBUILD_MAX;
+  }
+
+  /** Fits the projection on a sample and, if one is worth having, rebuilds the graph through it. */
+  private async fitProjection(): Promise<void> {
+    const started = Date.now();
+    // Once per process even if what follows fails: a failing fit must not make every write due a checkpoint.
+    this.projectionFitted = true;
+    const { data, rows } = this.state.sampleVectors(PROJECTION_SAMPLE);
+    const projection = Projection.fit(data, rows, this.dimensions);
+    if (projection) await this.state.rebuildGraph(projection);
+    this.opts.onEvent?.({ type: 'projection', collection: this.name, faces: this.state.size, from: this.dimensions, to: projection?.to ?? null, ms: Date.now() - started });
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────────
@@ -325,7 +358,7 @@ function graphParams(m: Manifest, opts: ResolvedOptions): HnswParams {
 /** Deletes every file of the directory that generation `g` does not use. */
 async function removeLeftovers(dir: string, g: number): Promise<void> {
   const names = fileNames(g);
-  const keep = new Set<string>([MANIFEST, names.wal, names.vectors, names.records, names.hnsw]);
+  const keep = new Set<string>([MANIFEST, names.wal, names.vectors, names.records, names.hnsw, names.projection]);
   for (const entry of await readdir(dir)) {
     if (keep.has(entry)) continue;
     try {

@@ -27,6 +27,14 @@ export interface EmbeddedFaceIndexOptions {
   checkpointBytes?: number;
   /** Filtered searches whose candidate set is at most this large scan it exactly. Default 2,048. */
   exactFilterMax?: number;
+  /**
+   * Project the graph onto the dimensions that carry a collection's vectors (projection.ts): fitted
+   * once, at the first checkpoint with at least `projectionFrom` faces (and at most 250,000), and
+   * kept only where it drops a quarter of the dimensions or more. Default true.
+   */
+  projection?: boolean;
+  /** Faces a collection needs before its projection is fitted. Default 20,000. */
+  projectionFrom?: number;
   /** Threads for batch inserts and brute-force scans. Default min(available cores, 8). */
   threads?: number;
   /** Observability hook, called synchronously (keep it cheap; never throw from it). */
@@ -46,6 +54,15 @@ export type FaceIndexEvent =
       faces: number;
       ms?: number;
       error?: unknown;
+    }
+  | {
+      type: 'projection';
+      collection: string;
+      faces: number;
+      from: number;
+      /** The graph's dimensions from now on; null when no projection was worth making. */
+      to: number | null;
+      ms: number;
     }
   | {
       type: 'recovered';
@@ -85,6 +102,8 @@ export const EMBEDDED_INDEX_DEFAULTS = {
   checkpointEvery: 10_000,
   checkpointBytes: 256 * 1024 * 1024,
   exactFilterMax: 2048,
+  projection: true,
+  projectionFrom: 20_000,
 } as const;
 
 export function resolveOptions(o: EmbeddedFaceIndexOptions): ResolvedOptions {
@@ -104,6 +123,8 @@ export function resolveOptions(o: EmbeddedFaceIndexOptions): ResolvedOptions {
     checkpointEvery: positive('checkpointEvery', o.checkpointEvery, d.checkpointEvery),
     checkpointBytes: positive('checkpointBytes', o.checkpointBytes, d.checkpointBytes),
     exactFilterMax: positive('exactFilterMax', o.exactFilterMax, d.exactFilterMax),
+    projection: o.projection ?? d.projection,
+    projectionFrom: positive('projectionFrom', o.projectionFrom, d.projectionFrom),
     threads: positive('threads', o.threads, Math.max(1, Math.min(os.availableParallelism(), 8)), 256),
     onEvent: o.onEvent,
   };

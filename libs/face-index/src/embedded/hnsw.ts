@@ -1,9 +1,12 @@
 /**
- * A thin adapter over usearch's HNSW index: numeric keys in, keys and cosine similarities out.
- * Everything usearch-specific (bigint keys, distance = 1 − cos, thread contexts) stays here.
+ * A thin adapter over usearch's HNSW index: numeric keys in, approximate nearest keys out.
+ * Everything usearch-specific (bigint keys, thread contexts) stays here. With a projection, the
+ * graph holds each vector projected (projection.ts) and projects queries the same way; callers
+ * always pass the collection's full vectors.
  */
 import { Index, MetricKind, ScalarKind } from 'usearch';
 import { FaceIndexError } from '../errors';
+import type { Projection } from './projection';
 
 export type HnswQuantization = 'f32' | 'f16' | 'bf16' | 'i8';
 
@@ -32,27 +35,30 @@ const QUANTIZATION: Record<HnswQuantization, ScalarKind> = {
 export class HnswGraph {
   private constructor(
     private readonly index: Index,
+    /** The collection's dimension: what `add` and `search` take. */
     readonly dimensions: number,
-    private readonly threads: number,
+    private readonly params: HnswParams,
+    readonly projection: Projection | null,
   ) {}
 
-  static create(dimensions: number, params: HnswParams): HnswGraph {
-    return new HnswGraph(HnswGraph.make(dimensions, params), dimensions, params.threads);
+  static create(dimensions: number, params: HnswParams, projection: Projection | null = null): HnswGraph {
+    return new HnswGraph(HnswGraph.make(projection?.to ?? dimensions, params), dimensions, params, projection);
   }
 
   /** Loads a graph saved by `save`; INDEX_CORRUPT when usearch cannot read it or it does not fit. */
-  static load(file: string, dimensions: number, params: HnswParams): HnswGraph {
-    const index = HnswGraph.make(dimensions, params);
+  static load(file: string, dimensions: number, params: HnswParams, projection: Projection | null = null): HnswGraph {
+    const stored = projection?.to ?? dimensions;
+    const index = HnswGraph.make(stored, params);
     try {
       index.load(file);
     } catch (err) {
       throw new FaceIndexError('INDEX_CORRUPT', `cannot load the HNSW graph ${file}: ${(err as Error).message}`, { cause: err });
     }
     // A saved graph carries its own dimension and usearch adopts it silently.
-    if (index.dimensions() !== dimensions) {
-      throw new FaceIndexError('INDEX_CORRUPT', `HNSW graph ${file} has ${index.dimensions()} dimensions, the collection ${dimensions}`);
+    if (index.dimensions() !== stored) {
+      throw new FaceIndexError('INDEX_CORRUPT', `HNSW graph ${file} has ${index.dimensions()} dimensions, expected ${stored}`);
     }
-    return new HnswGraph(index, dimensions, params.threads);
+    return new HnswGraph(index, dimensions, params, projection);
   }
 
   private static make(dimensions: number, params: HnswParams): Index {
@@ -68,6 +74,11 @@ export class HnswGraph {
     });
   }
 
+  /** An empty graph with the same settings, for the same collection, over `projection`. */
+  emptyLike(projection: Projection | null): HnswGraph {
+    return HnswGraph.create(this.dimensions, this.params, projection);
+  }
+
   get size(): number {
     return this.index.size();
   }
@@ -75,7 +86,7 @@ export class HnswGraph {
   /** Adds `keys.length` rows of `vectors` (offset 0, row-major). Keys must not be present. */
   add(keys: BigUint64Array, vectors: Float32Array): void {
     if (keys.length === 0) return;
-    this.index.add(keys, vectors, this.threads);
+    this.index.add(keys, this.projection ? this.projection.apply(vectors, keys.length) : vectors, this.params.threads);
   }
 
   remove(keys: BigUint64Array): void {
@@ -89,8 +100,9 @@ export class HnswGraph {
    */
   search(query: Float32Array, wanted: number): BigUint64Array {
     if (this.index.size() === 0) return new BigUint64Array(0);
+    const q = this.projection ? this.projection.apply(query, 1) : query;
     // One thread: usearch otherwise spawns hardware_concurrency threads per call for one query.
-    return this.index.search(query, wanted, 1).keys;
+    return this.index.search(q, wanted, 1).keys;
   }
 
   save(file: string): void {

@@ -8,6 +8,7 @@
  *   vectors-g.f32       the exact vectors, float32 little-endian, one row per face, in row order
  *   records-g.jsonl     one line per face in the same row order: [id, seq, key, payload]
  *   hnsw-g.usearch      usearch's own serialisation of the graph (keys = the records' keys)
+ *   projection-g.f32    the graph's projection (projection.ts), when it has one: P×D float32 LE
  *   wal-g.log           writes since snapshot g (see wal.ts)
  * Generation 0 has no snapshot files: the collection starts empty. Files of any other generation
  * are leftovers of an interrupted checkpoint and are deleted on open.
@@ -22,10 +23,12 @@ import type { FacePayload } from '../face-index';
 import type { FaceRecord } from './collection-state';
 import { fsyncFile, writeFileAtomic } from './fs-util';
 import type { HnswQuantization } from './hnsw';
+import { Projection } from './projection';
 import type { VectorStore } from './vector-store';
 
 export const MANIFEST = 'manifest.json';
-export const FORMAT = 1;
+/** 2 when the snapshot has a projection (which format-1 readers would misread); otherwise 1. */
+export type Format = 1 | 2;
 
 export interface SnapshotFiles {
   /** Faces in the snapshot. */
@@ -35,10 +38,12 @@ export interface SnapshotFiles {
   recordsBytes: number;
   recordsCrc32: number;
   hnswBytes: number;
+  /** The graph's projection: `to` rows of the collection's dimension. Absent: the graph is unprojected. */
+  projection?: { to: number; crc32: number };
 }
 
 export interface Manifest {
-  format: typeof FORMAT;
+  format: Format;
   collection: string;
   dimensions: number;
   metric: 'cos';
@@ -51,12 +56,18 @@ export interface Manifest {
   snapshot: SnapshotFiles | null;
   createdAt: string;
   checkpointedAt?: string;
+  /**
+   * Set once a projection was fitted for the collection (whether or not one was worth keeping), so
+   * that it is not fitted again.
+   */
+  projectionFitted?: boolean;
 }
 
 export const fileNames = (generation: number) => ({
   vectors: `vectors-${generation}.f32`,
   records: `records-${generation}.jsonl`,
   hnsw: `hnsw-${generation}.usearch`,
+  projection: `projection-${generation}.f32`,
   wal: `wal-${generation}.log`,
 });
 
@@ -68,14 +79,15 @@ export async function readManifest(dir: string): Promise<Manifest> {
   } catch (err) {
     throw new FaceIndexError('INDEX_CORRUPT', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
-  if (m.format !== FORMAT || !Number.isInteger(m.dimensions) || !Number.isInteger(m.generation) || m.metric !== 'cos') {
+  if ((m.format !== 1 && m.format !== 2) || !Number.isInteger(m.dimensions) || !Number.isInteger(m.generation) || m.metric !== 'cos') {
     throw new FaceIndexError('INDEX_CORRUPT', `${file}: unknown format or missing fields`);
   }
   return m;
 }
 
 export async function writeManifest(dir: string, m: Manifest): Promise<void> {
-  await writeFileAtomic(path.join(dir, MANIFEST), JSON.stringify(m, null, 2) + '\n');
+  const format: Format = m.snapshot?.projection ? 2 : 1;
+  await writeFileAtomic(path.join(dir, MANIFEST), JSON.stringify({ ...m, format }, null, 2) + '\n');
 }
 
 /**
@@ -87,6 +99,7 @@ export async function writeSnapshot(
   generation: number,
   vectors: VectorStore<FaceRecord>,
   saveGraph: (file: string) => void,
+  projection: Projection | null,
 ): Promise<SnapshotFiles> {
   const names = fileNames(generation);
   const count = vectors.size;
@@ -140,7 +153,31 @@ export async function writeSnapshot(
   fsyncFile(hnswFile);
   const hnswBytes = (await stat(hnswFile)).size;
 
-  return { count, vectorsBytes, vectorsCrc32, recordsBytes, recordsCrc32, hnswBytes };
+  if (!projection) return { count, vectorsBytes, vectorsCrc32, recordsBytes, recordsCrc32, hnswBytes };
+  const bytes = Buffer.from(projection.matrix.buffer, projection.matrix.byteOffset, projection.matrix.byteLength);
+  const pf = await open(path.join(dir, names.projection), 'w');
+  try {
+    await writeAll(pf, bytes);
+    await pf.sync();
+  } finally {
+    await pf.close();
+  }
+  return { count, vectorsBytes, vectorsCrc32, recordsBytes, recordsCrc32, hnswBytes, projection: { to: projection.to, crc32: crc32(bytes) } };
+}
+
+/** The snapshot's projection, checked against the manifest; null when it has none. */
+export async function readProjection(dir: string, generation: number, snap: SnapshotFiles, dimensions: number): Promise<Projection | null> {
+  if (!snap.projection) return null;
+  const file = path.join(dir, fileNames(generation).projection);
+  const { to, crc32: expected } = snap.projection;
+  if (!Number.isInteger(to) || to < 1 || to > dimensions) throw new FaceIndexError('INDEX_CORRUPT', `${dir}: the manifest's projection has ${to} rows`);
+  await expectSize(file, to * dimensions * 4);
+  const bytes = await readFile(file);
+  if (crc32(bytes) !== expected) throw new FaceIndexError('INDEX_CORRUPT', `${file}: checksum mismatch`);
+  // A copy: readFile's buffer may sit at an offset that Float32Array cannot start at.
+  const matrix = new Float32Array(to * dimensions);
+  Buffer.from(matrix.buffer).set(bytes);
+  return new Projection(dimensions, to, matrix);
 }
 
 /** Reads the records and checks both data files against the manifest (INDEX_CORRUPT if not). */
