@@ -85,13 +85,13 @@ export interface EmbeddedSearchOptions extends SearchOptions {
 export type ResolvedOptions = Required<Omit<EmbeddedFaceIndexOptions, 'onEvent'>> & Pick<EmbeddedFaceIndexOptions, 'onEvent'>;
 
 /**
- * Defaults, chosen with bench/index.ts (2 cores, 100k for the graph settings): M=32 reaches a
- * given recall at a lower ef than M=16 (M=48 and 64 a little lower still, but build slower); an
- * i8 graph builds ≈ 2× faster than f16 and loses no recall once its first max(4k, 64) candidates
- * are re-ranked on the float32 vectors (re-ranking all ef candidates changed nothing);
- * expansion_add 256 builds ≈ 1.9× slower and helped recall on the face model by < 0.002. ef 768 is the smallest tried that gives recall@10 ≥ 0.99 at
- * 1M faces of the calibrated face model (0.993; ef 512: 0.988) — at 100k ef 192 would do. It costs
- * ≈ 12 ms per query at 1M on a busy 2-core machine: lower it per call (`expansionSearch`) where
+ * Defaults, chosen with bench/index.ts (2 cores): M=32 reaches a given recall at a lower latency
+ * than M=16, and M=48 with expansion_add 256 at the same latency (at a 2.3× slower build); an i8
+ * graph builds ≈ 2× faster than f16 and loses no recall once its first max(4k, 64) candidates are
+ * re-ranked on the float32 vectors (re-ranking all ef candidates changed nothing: what a search
+ * misses, the graph never reached). ef 768 is the smallest tried that gives recall@10 ≥ 0.99 at 1M
+ * faces of the calibrated face model (0.993; ef 512: 0.986); at 100k ef 192 would do. It costs
+ * p50 8.2 ms per query at 1M with the projected graph: lower it per call (`expansionSearch`) where
  * latency matters more than the last percent of recall.
  */
 export const EMBEDDED_INDEX_DEFAULTS = {
