@@ -6,6 +6,11 @@
  *
  * Photos where no face is found stay in: their pairs score −1 (a genuine pair missed, an impostor
  * pair rejected), so detection failures cost what they would cost a user.
+ *
+ * It also checks the embedded index's graph projection (libs/face-index/src/embedded/projection.ts)
+ * on these real embeddings: the dimensions it keeps, and how much of each photo's true top 10
+ * (cosine over all dimensions) the projected cosine ranks in its own top 10 and top 64 (the
+ * candidates the index re-ranks exactly).
  */
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -19,6 +24,7 @@ import {
   scoreDistributions,
   type Face,
 } from '@facepipe/face-engine';
+import { Projection } from '@facepipe/face-index';
 
 interface Row { file: string; identity: string }
 
@@ -109,6 +115,41 @@ async function main(): Promise<void> {
   console.log(`rank-1 identification   ${(correct / probes).toFixed(4)} (${probes} probes, gallery ${gallery.length})`);
   console.log(`time                    ${msPerPhoto.toFixed(1)} ms/photo (whole pipeline, ${values.threads} threads)`);
   if (noFace.length) console.log(`no face: ${noFace.slice(0, 20).join(', ')}${noFace.length > 20 ? ', …' : ''}`);
+  reportProjection(embeddings.filter((e): e is Float32Array => e !== null));
+}
+
+/** The graph projection fitted on these embeddings, and how well projected cosines keep each top 10. */
+function reportProjection(vectors: Float32Array[]): void {
+  const d = vectors[0]?.length ?? 0;
+  const data = new Float32Array(vectors.length * d);
+  vectors.forEach((v, i) => data.set(v, i * d));
+  const projection = Projection.fit(data, vectors.length, d);
+  if (!projection) {
+    console.log(`graph projection        none (these ${vectors.length} embeddings need more than ¾ of their ${d} dimensions)`);
+    return;
+  }
+  const projected = projection.apply(data, vectors.length);
+  const p = projection.to;
+  const topIds = (scores: Float64Array, self: number, n: number) =>
+    [...scores.keys()].filter((j) => j !== self).sort((a, b) => scores[b] - scores[a]).slice(0, n);
+  const probes = Math.min(vectors.length, 1000);
+  let in10 = 0, in64 = 0;
+  for (let q = 0; q < probes; q++) {
+    const i = Math.floor((q * vectors.length) / probes);
+    const full = new Float64Array(vectors.length), proj = new Float64Array(vectors.length);
+    for (let j = 0; j < vectors.length; j++) {
+      full[j] = dot(vectors[i], vectors[j]);
+      let s = 0;
+      for (let k = 0; k < p; k++) s += projected[i * p + k] * projected[j * p + k];
+      proj[j] = s;
+    }
+    const truth = topIds(full, i, 10);
+    const byProj = topIds(proj, i, 64);
+    in10 += truth.filter((t) => byProj.slice(0, 10).includes(t)).length;
+    in64 += truth.filter((t) => byProj.includes(t)).length;
+  }
+  console.log(`graph projection        ${d} → ${p} dimensions; of each photo's true top 10, the projected cosine ranks ` +
+    `${((100 * in10) / (probes * 10)).toFixed(1)}% in its top 10 and ${((100 * in64) / (probes * 10)).toFixed(1)}% in its top 64 (${probes} photos)`);
 }
 
 /** The photo's subject: the largest face, discounted by its distance from the centre. */

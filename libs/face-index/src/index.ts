@@ -7,6 +7,7 @@ export { EmbeddedFaceIndex } from './embedded/embedded-face-index';
 export { EMBEDDED_INDEX_DEFAULTS } from './embedded/embedded-options';
 export type { EmbeddedFaceIndexOptions, EmbeddedSearchOptions, FaceIndexEvent } from './embedded/embedded-options';
 export type { HnswQuantization } from './embedded/hnsw';
+export { Projection } from './embedded/projection';
 export { QdrantFaceIndex } from './qdrant/qdrant-face-index';
 export { QDRANT_INDEX_DEFAULTS, type QdrantFaceIndexOptions } from './qdrant/qdrant-options';
 export { openFaceIndex, type OpenFaceIndexOptions } from './open-face-index';
