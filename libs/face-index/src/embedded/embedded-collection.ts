@@ -36,9 +36,11 @@ const GROUP_BYTES = 64 * 1024 * 1024;
 
 /**
  * A collection first checkpointed with more faces than this keeps its unprojected graph: the
- * rebuild (≈ 20 s of both cores per 100k faces here) would hold its writes too long.
+ * rebuild (≈ 30 s of both cores per 100k faces here) holds its writes meanwhile. A new collection
+ * is fitted at `projectionFrom` plus at most one write group (≤ 64 MiB, ≈ 15k faces): the limit only
+ * keeps collections that predate the projection, or have it turned on late, from a long rebuild.
  */
-export const PROJECTION_REBUILD_MAX = 250_000;
+export const PROJECTION_REBUILD_MAX = 100_000;
 
 type Pending =
   | { kind: 'op'; op: EncodedOp; resolve: (v: number | undefined) => void; reject: (e: unknown) => void }

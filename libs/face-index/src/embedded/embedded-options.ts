@@ -29,7 +29,7 @@ export interface EmbeddedFaceIndexOptions {
   exactFilterMax?: number;
   /**
    * Project the graph onto the dimensions that carry a collection's vectors (projection.ts): fitted
-   * once, at the first checkpoint with at least `projectionFrom` faces (and at most 250,000), and
+   * once, at the first checkpoint with at least `projectionFrom` faces (and at most 100,000), and
    * kept only where it drops a quarter of the dimensions or more. Default true.
    */
   projection?: boolean;
