@@ -12,7 +12,7 @@ import { FaceIndexError } from '../errors';
 import type { IndexedFace } from '../face-index';
 import { EmbeddedFaceIndex } from './embedded-face-index';
 import type { FaceIndexEvent } from './embedded-options';
-import { Projection } from './projection';
+import { PROJECTION_MAX_DIMENSIONS, Projection } from './projection';
 
 const temps: string[] = [];
 afterAll(() => {
@@ -74,6 +74,16 @@ describe('Projection.fit', () => {
     for (let i = 0; i < 400; i++) iso.set(unit(r, 32), i * 32);
     expect(Projection.fit(iso, 400, 32)).toBeNull();
     expect(Projection.fit(iso, 20, 32)).toBeNull();
+  });
+
+  it('fits nothing above PROJECTION_MAX_DIMENSIONS (the eigensolver would block for too long)', () => {
+    const dims = PROJECTION_MAX_DIMENSIONS + 16;
+    const r = rng(4);
+    const dirs = basis(r, 4, dims);
+    const rows = dims + 10;
+    const sample = new Float32Array(rows * dims);
+    subspaceFaces(r, dirs, dims, rows).forEach((v, i) => sample.set(v, i * dims));
+    expect(Projection.fit(sample, rows, dims)).toBeNull();
   });
 });
 

@@ -29,6 +29,12 @@ export const PROJECTION_FIT: ProjectionFit = { energy: 0.999, maxShare: 0.75 };
 /** Rows used for the fit: enough to pin down the leading directions, cheap enough to do inline. */
 export const PROJECTION_SAMPLE = 4096;
 
+/**
+ * The fit blocks its thread: the moments cost rows × D² / 2 and the eigensolver D³, ≈ 2 s at
+ * D = 512 here. Beyond 1,024 dimensions (≈ 8× that) no projection is fitted.
+ */
+export const PROJECTION_MAX_DIMENSIONS = 1024;
+
 export class Projection {
   /**
    * @param matrix `to` rows of `from` values (row-major), orthonormal rows: the kept directions.
@@ -47,6 +53,7 @@ export class Projection {
    */
   static fit(sample: Float32Array, rows: number, dims: number, fit: ProjectionFit = PROJECTION_FIT): Projection | null {
     if (rows < dims) return null; // fewer rows than dimensions: the moments say little
+    if (dims > PROJECTION_MAX_DIMENSIONS) return null;
     // Upper triangle of Σ x xᵀ, in float64.
     const m = new Float64Array(dims * dims);
     for (let r = 0; r < rows; r++) {
