@@ -24,7 +24,7 @@ import { CollectionState } from './collection-state';
 import type { ResolvedOptions } from './embedded-options';
 import { fsyncDir, isErrno } from './fs-util';
 import { HnswGraph, type HnswParams, type HnswQuantization } from './hnsw';
-import { PROJECTION_SAMPLE, Projection } from './projection';
+import { PROJECTION_REBUILD_MAX, PROJECTION_SAMPLE, Projection } from './projection';
 import {
   expectSize, fileNames, type Manifest, MANIFEST, openSnapshotVectors, readManifest, readProjection, readSnapshotRecords, writeManifest,
   writeSnapshot,
@@ -33,14 +33,6 @@ import { decodeOp, type EncodedOp, encodeOp, encodeRecord, scanWal, WAL_HEADER_B
 
 /** Ops per WAL record are capped by size so one record stays a reasonable single write. */
 const GROUP_BYTES = 64 * 1024 * 1024;
-
-/**
- * A collection first checkpointed with more faces than this keeps its unprojected graph: the
- * rebuild (≈ 30 s of both cores per 100k faces here) holds its writes meanwhile. A new collection
- * is fitted at `projectionFrom` plus at most one write group (≤ 64 MiB, ≈ 15k faces): the limit only
- * keeps collections that predate the projection, or have it turned on late, from a long rebuild.
- */
-export const PROJECTION_REBUILD_MAX = 100_000;
 
 type Pending =
   | { kind: 'op'; op: EncodedOp; resolve: (v: number | undefined) => void; reject: (e: unknown) => void }

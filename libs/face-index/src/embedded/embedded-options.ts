@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { SearchOptions } from '../face-index';
 import type { HnswQuantization } from './hnsw';
+import { PROJECTION_REBUILD_MAX } from './projection';
 
 export interface EmbeddedFaceIndexOptions {
   /**
@@ -30,10 +31,11 @@ export interface EmbeddedFaceIndexOptions {
   /**
    * Project the graph onto the dimensions that carry a collection's vectors (projection.ts): fitted
    * once, at the first checkpoint with at least `projectionFrom` faces (and at most 100,000), and
-   * kept only where it drops a quarter of the dimensions or more. Default true.
+   * kept only where it drops a quarter of the dimensions or more. Default true. False stops new
+   * fits; a collection that already has a projection keeps it (it is part of its saved graph).
    */
   projection?: boolean;
-  /** Faces a collection needs before its projection is fitted. Default 20,000. */
+  /** Faces a collection needs before its projection is fitted (at most 100,000). Default 20,000. */
   projectionFrom?: number;
   /** Threads for batch inserts and brute-force scans. Default min(available cores, 8). */
   threads?: number;
@@ -124,7 +126,7 @@ export function resolveOptions(o: EmbeddedFaceIndexOptions): ResolvedOptions {
     checkpointBytes: positive('checkpointBytes', o.checkpointBytes, d.checkpointBytes),
     exactFilterMax: positive('exactFilterMax', o.exactFilterMax, d.exactFilterMax),
     projection: o.projection ?? d.projection,
-    projectionFrom: positive('projectionFrom', o.projectionFrom, d.projectionFrom),
+    projectionFrom: positive('projectionFrom', o.projectionFrom, d.projectionFrom, PROJECTION_REBUILD_MAX),
     threads: positive('threads', o.threads, Math.max(1, Math.min(os.availableParallelism(), 8)), 256),
     onEvent: o.onEvent,
   };

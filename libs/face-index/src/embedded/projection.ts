@@ -35,6 +35,14 @@ export const PROJECTION_SAMPLE = 4096;
  */
 export const PROJECTION_MAX_DIMENSIONS = 1024;
 
+/**
+ * A collection first checkpointed with more faces than this keeps its unprojected graph: the
+ * rebuild (≈ 30 s of both cores per 100k faces here) holds its writes meanwhile. A new collection
+ * is fitted at `projectionFrom` plus at most one write group (≤ 64 MiB, ≈ 15k faces): the limit only
+ * keeps collections that predate the projection, or have it turned on late, from a long rebuild.
+ */
+export const PROJECTION_REBUILD_MAX = 100_000;
+
 export class Projection {
   /**
    * @param matrix `to` rows of `from` values (row-major), orthonormal rows: the kept directions.
