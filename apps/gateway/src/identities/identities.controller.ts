@@ -1,15 +1,14 @@
 import type { EnrollResult, IdentityRecord } from '@facepipe/contracts';
-import { Body, type CanActivate, Controller, Delete, type ExecutionContext, Get, HttpCode, Injectable, Param, Patch, Post, Query, Req, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, type CanActivate, Controller, Delete, type ExecutionContext, Get, HttpCode, Injectable, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Access } from '../access/access.decorator';
-import { RateLimited } from '../access/rate-limit';
 import { Accepts, ContentTypeGuard } from '../common/content-type.guard';
 import { API_KEY_SECURITY, ERROR_SCHEMA } from '../common/openapi';
 import { openApiSchema, parseWith } from '../common/zod';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
 import { MULTIPART_PHOTO_SCHEMA, noFieldsSchema, photoJsonSchema, photoSource, refuseOtherFiles, enrollQuerySchema } from '../recognition/recognition.schemas';
-import { SyncUploadInterceptor } from '../recognition/sync-upload.interceptor';
+import { SyncPhotoRoute } from '../recognition/sync-upload.interceptor';
 import {
   type DeleteIdentityResponse,
   type IdentityPage,
@@ -131,11 +130,8 @@ export class IdentitiesController {
 
   @Post(':id/faces')
   @Access('write', { collection: 'name' })
-  @RateLimited()
   @HttpCode(201)
-  @Accepts('application/json', 'multipart/form-data')
-  @UseGuards(ContentTypeGuard, IdentityExistsGuard)
-  @UseInterceptors(SyncUploadInterceptor)
+  @SyncPhotoRoute(IdentityExistsGuard)
   @ApiOperation({
     summary: 'Enrol a face into an identity',
     description:

@@ -1,11 +1,9 @@
 import { DEFAULT_MATCH_THRESHOLD, type DetectResult, type SearchResult, type VerifyResult } from '@facepipe/contracts';
-import { Controller, HttpCode, Param, Post, Req, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Access } from '../access/access.decorator';
-import { RateLimited } from '../access/rate-limit';
 import { CollectionsService } from '../collections/collections.service';
-import { Accepts, ContentTypeGuard } from '../common/content-type.guard';
 import { API_KEY_SECURITY, ERROR_SCHEMA } from '../common/openapi';
 import { openApiSchema, parseWith } from '../common/zod';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
@@ -26,7 +24,7 @@ import {
   verifyResultSchema,
 } from './recognition.schemas';
 import { SyncCalls } from './sync-calls.service';
-import { SyncUploadInterceptor } from './sync-upload.interceptor';
+import { SyncPhotoRoute } from './sync-upload.interceptor';
 
 const INPUT_ERRORS = [
   { status: 400, description: 'VALIDATION_FAILED, INVALID_MULTIPART, INVALID_JSON, PATH_NOT_ALLOWED, URL_NOT_ALLOWED' },
@@ -66,11 +64,8 @@ export class RecognitionController {
 
   @Post('collections/:name/search')
   @Access('read', { collection: 'name' })
-  @RateLimited()
   @HttpCode(200)
-  @Accepts('application/json', 'multipart/form-data')
-  @UseGuards(ContentTypeGuard, CollectionExistsGuard)
-  @UseInterceptors(SyncUploadInterceptor)
+  @SyncPhotoRoute(CollectionExistsGuard)
   @ApiOperation({
     summary: "1:N search: every face of the photo against the collection's identities",
     description:
@@ -104,11 +99,8 @@ export class RecognitionController {
 
   @Post('verify')
   @Access('read')
-  @RateLimited()
   @HttpCode(200)
-  @Accepts('application/json', 'multipart/form-data')
-  @UseGuards(ContentTypeGuard)
-  @UseInterceptors(SyncUploadInterceptor)
+  @SyncPhotoRoute()
   @ApiOperation({
     summary: '1:1 verify: are the largest faces of photos a and b the same person?',
     description:
@@ -140,11 +132,8 @@ export class RecognitionController {
 
   @Post('detect')
   @Access('read')
-  @RateLimited()
   @HttpCode(200)
-  @Accepts('application/json', 'multipart/form-data')
-  @UseGuards(ContentTypeGuard)
-  @UseInterceptors(SyncUploadInterceptor)
+  @SyncPhotoRoute()
   @ApiOperation({
     summary: 'Faces of a photo: boxes, five landmarks, quality',
     description: 'Multipart with the file in `photo`, or JSON `{"url"}` / `{"path"}`. Coordinates are pixels of the photo as displayed (after EXIF orientation).',

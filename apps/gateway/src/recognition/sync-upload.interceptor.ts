@@ -1,8 +1,10 @@
 import { BlobStore } from '@facepipe/pipeline';
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import { type CallHandler, type CanActivate, type ExecutionContext, Injectable, type NestInterceptor, type Type, UseGuards, UseInterceptors, applyDecorators } from '@nestjs/common';
 import { FileFieldsInterceptor, type MulterModuleOptions } from '@nestjs/platform-express';
 import type { Request } from 'express';
 import { type Observable, finalize } from 'rxjs';
+import { RateLimited } from '../access/rate-limit';
+import { Accepts, ContentTypeGuard } from '../common/content-type.guard';
 import { GatewayLogger } from '../common/gateway-logger';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
 import { BlobStorageEngine, type UploadedPhoto } from '../jobs/blob-storage.engine';
@@ -62,4 +64,19 @@ export class SyncUploadInterceptor implements NestInterceptor {
       this.logger.warn('could not delete the photos of a synchronous call', { error: err instanceof Error ? err.message : String(err) });
     }
   }
+}
+
+/**
+ * What every synchronous photo route (search, verify, detect, enrol) shares: rate limited; a JSON
+ * or multipart body, its type checked before anything is read; then `guards` (the collection or
+ * identity must exist), also before the upload; then the photos stored for the call and deleted
+ * once it is answered.
+ */
+export function SyncPhotoRoute(...guards: Type<CanActivate>[]): MethodDecorator {
+  return applyDecorators(
+    RateLimited(),
+    Accepts('application/json', 'multipart/form-data'),
+    UseGuards(ContentTypeGuard, ...guards),
+    UseInterceptors(SyncUploadInterceptor),
+  );
 }
