@@ -8,7 +8,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { startService, waitFor, type RunningService } from '@facepipe/testing';
+import Redis from 'ioredis';
+import { REDIS_URL, startService, waitFor, type RunningService } from '@facepipe/testing';
 
 const DEMO = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
 const SECRET = 'e2e-secret';
@@ -70,6 +71,13 @@ it('ingests by upload and by path, signs the webhook, and never indexes a photo 
   expect(first.body.event).toBe('job.completed');
   const jobA = (await api<Record<string, unknown>>('GET', `/v1/jobs/${a.json.jobId}`)).json;
   expect(jobA).toMatchObject({ state: 'completed', total: 3, done: 2, failed: 1, faces: 6 });
+  // Completed, so its record now expires after the default retention (FACEPIPE_JOB_RETENTION_DAYS).
+  const redis = new Redis(REDIS_URL);
+  // (The deliveries list is left out: the webhook's attempt may still be being recorded.)
+  const ttls = await Promise.all(['', ':keys', ':results'].map((s) => redis.ttl(`${service.prefix}:job:${a.json.jobId}${s}`)));
+  await redis.quit();
+  for (const ttl of ttls) expect(ttl).toBeGreaterThan(7 * 86_400 - 600);
+  for (const ttl of ttls) expect(ttl).toBeLessThanOrEqual(7 * 86_400);
   const ra = await results(a.json.jobId);
   expect(ra.get('sample1.jpg')?.faces).toHaveLength(3);
   expect(ra.get('sample2.jpg')?.faces).toHaveLength(3);

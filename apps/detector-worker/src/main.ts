@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const engine = await FaceEngine.create({ intraOpThreads: config.threads, executionProvider: config.executionProvider });
   const redis = createRedis(config.redisUrl, 'detector');
   const queues = new Queues(redis, config.prefix);
-  const jobStore = new JobStore(redis, config.prefix);
+  const jobStore = new JobStore(redis, config.prefix, config.jobRetentionSeconds);
   const fetcher = new PhotoFetcher({
     blobs: new BlobStore(path.join(config.dataDir, 'blobs')),
     pathRoots: config.pathRoots,

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   });
   const redis = createRedis(config.redisUrl, 'embedder');
   const queues = new Queues(redis, config.prefix);
-  const jobStore = new JobStore(redis, config.prefix);
+  const jobStore = new JobStore(redis, config.prefix, config.jobRetentionSeconds);
   const metrics = createMetrics('embedder');
   const batcher = new MicroBatcher<RgbImage, Float32Array>(
     async (crops) => {

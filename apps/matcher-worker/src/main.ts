@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   );
   const redis = createRedis(config.redisUrl, 'matcher');
   const queues = new Queues(redis, config.prefix);
-  const jobStore = new JobStore(redis, config.prefix);
+  const jobStore = new JobStore(redis, config.prefix, config.jobRetentionSeconds);
   const metrics = createMetrics('matcher');
   const stats = new CollectionStats(redis, config.prefix, (collection, faces) => metrics.indexFaces.set({ collection }, faces));
   // The one Serial of this process: every index writer (matching, index operations) runs through it.

@@ -13,7 +13,7 @@ describe('completion', () => {
   beforeAll(() => {
     redis = testRedis();
     queues = new Queues(redis, prefix);
-    jobs = new JobStore(redis, prefix);
+    jobs = new JobStore(redis, prefix, 7 * 86_400);
   });
 
   afterAll(async () => {

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       faceIndex: { backend: 'embedded' },
       syncTimeoutMs: 30_000,
       enrollMinQuality: 0.2,
+      jobRetentionSeconds: 7 * 86_400,
     });
   });
 
@@ -51,6 +52,7 @@ describe('loadConfig', () => {
       QDRANT_API_KEY: 'q-k3y',
       FACEPIPE_SYNC_TIMEOUT_MS: '5000',
       FACEPIPE_ENROLL_MIN_QUALITY: '0.35',
+      FACEPIPE_JOB_RETENTION_DAYS: '30',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -73,7 +75,9 @@ describe('loadConfig', () => {
       faceIndex: { backend: 'qdrant', url: 'https://qdrant.internal:6333', apiKey: 'q-k3y' },
       syncTimeoutMs: 5000,
       enrollMinQuality: 0.35,
+      jobRetentionSeconds: 30 * 86_400,
     });
+    expect(loadConfig({ FACEPIPE_JOB_RETENTION_DAYS: '0' }).jobRetentionSeconds).toBe(0);
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '0' }).allowPrivateUrls).toBe(false);
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '1' }).allowPrivateUrls).toBe(true);
   });
@@ -106,6 +110,9 @@ describe('loadConfig', () => {
     ['FACEPIPE_CONCURRENCY', '-2'],
     ['FACEPIPE_SYNC_TIMEOUT_MS', '0'],
     ['FACEPIPE_ENROLL_MIN_QUALITY', '1.2'],
+    ['FACEPIPE_JOB_RETENTION_DAYS', '1'],
+    ['FACEPIPE_JOB_RETENTION_DAYS', '2.5'],
+    ['FACEPIPE_JOB_RETENTION_DAYS', '-7'],
     ['FACE_INDEX', 'faiss'],
     ['QDRANT_URL', 'qdrant:6333'],
     ['QDRANT_URL', 'grpc://qdrant:6334'],

@@ -46,6 +46,8 @@ export interface ServiceConfig {
   syncTimeoutMs: number;
   /** FACEPIPE_ENROLL_MIN_QUALITY: faces below this quality are not enrolled (FACE_QUALITY_TOO_LOW). */
   enrollMinQuality: number;
+  /** FACEPIPE_JOB_RETENTION_DAYS, in seconds: how long a completed batch job's record is kept; 0 = for ever. */
+  jobRetentionSeconds: number;
 }
 
 const MiB = 1024 * 1024;
@@ -132,6 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     // Refuses profiles, strongly tilted heads and tiny faces, and about 2% of LFW-style portraits;
     // every frontal demo face passes (README, "Identities and 1:N search").
     enrollMinQuality: r.read('FACEPIPE_ENROLL_MIN_QUALITY', decimal(0, 1), 0.2),
+    // A week to read a finished job's results. At least a day when set: a webhook is retried for
+    // about 30 h and a re-seal re-sends a lost one for a day, both reading the job's record.
+    jobRetentionSeconds: r.read('FACEPIPE_JOB_RETENTION_DAYS', integer(0, 3650).refine((d) => d === 0 || d >= 2, 'must be 0 (keep for ever) or from 2 days'), 7) * 86_400,
   };
   r.throwIfInvalid();
   if (config.apiKey === undefined) delete config.apiKey;

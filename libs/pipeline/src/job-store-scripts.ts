@@ -7,12 +7,33 @@
  * (photo key → PhotoResult JSON), deliveries list (webhook attempts, JSON).
  */
 
-/** Marks a sealed job whose photos have all settled as completed; 1 the first time only. */
-const COMPLETE_IF_DONE = `
-local function completeIfDone(meta, now)
+/**
+ * A completed job is kept for the retention (seconds; 0 keeps it for ever): all four of its keys
+ * expire together. A key written after completion (a re-settled result, a webhook attempt)
+ * inherits the meta hash's remaining time, so no part of the job outlives the rest.
+ */
+const RETENTION = `
+local function inheritTtl(meta, key)
+  local left = redis.call('PTTL', meta)
+  if left > 0 then redis.call('PEXPIRE', key, left) end
+end
+local function startRetention(retention)
+  if tonumber(retention) > 0 then
+    for i = 1, 4 do redis.call('EXPIRE', KEYS[i], retention) end
+  end
+end
+`;
+
+/**
+ * Marks a sealed job whose photos have all settled as completed, and starts its retention; 1 the
+ * first time only.
+ */
+const COMPLETE_IF_DONE = `${RETENTION}
+local function completeIfDone(meta, now, retention)
   local v = redis.call('HMGET', meta, 'sealed', 'completed', 'total', 'done', 'failed')
   if v[1] == '1' and v[2] == '0' and tonumber(v[4]) + tonumber(v[5]) >= tonumber(v[3]) then
     redis.call('HSET', meta, 'completed', '1', 'finishedAt', now)
+    startRetention(retention)
     return 1
   end
   return 0
@@ -20,13 +41,14 @@ end
 `;
 
 /**
- * KEYS: meta, keys. ARGV: id, collection, sealed (0|1), createdAt, webhookUrl|'', webhookSecret|'', photo keys…
+ * KEYS: meta, keys, results, deliveries. ARGV: id, collection, sealed (0|1), createdAt,
+ * webhookUrl|'', webhookSecret|'', retention, photo keys…
  * Returns the number of distinct keys added, or -1 if the id exists already.
  */
-export const CREATE_JOB = `
+export const CREATE_JOB = `${RETENTION}
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local seq = 0
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
     seq = seq + 1
     redis.call('ZADD', KEYS[2], seq, ARGV[i])
@@ -36,7 +58,10 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'collection', ARGV[2], 'sealed', ARGV
   'total', seq, 'done', 0, 'failed', 0, 'faces', 0, 'seq', seq, 'completed', '0')
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'webhookUrl', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'webhookSecret', ARGV[6]) end
-if ARGV[3] == '1' and seq == 0 then redis.call('HSET', KEYS[1], 'completed', '1', 'finishedAt', ARGV[4]) end
+if ARGV[3] == '1' and seq == 0 then
+  redis.call('HSET', KEYS[1], 'completed', '1', 'finishedAt', ARGV[4])
+  startRetention(ARGV[7])
+end
 return seq
 `;
 
@@ -63,15 +88,19 @@ end
 return added
 `;
 
-/** KEYS: meta. ARGV: now. Returns 1 if this call completed the job, 0 if not, -1 no such job. */
+/**
+ * KEYS: meta, keys, results, deliveries. ARGV: now, retention. Returns 1 if this call completed
+ * the job, 0 if not, -1 no such job.
+ */
 export const SEAL_JOB = `${COMPLETE_IF_DONE}
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'sealed', '1')
-return completeIfDone(KEYS[1], ARGV[1])
+return completeIfDone(KEYS[1], ARGV[1], ARGV[2])
 `;
 
 /**
- * KEYS: meta, keys, results. ARGV: photo key, status (done|failed), face count, result JSON, now.
+ * KEYS: meta, keys, results, deliveries. ARGV: photo key, status (done|failed), face count, result
+ * JSON, now, retention.
  * The first settle of a key counts it; a later one takes the previous result's contribution back
  * out before adding its own, so a retried or re-run photo moves counts, never inflates them.
  * Returns 1 if this call completed the job, 0 if not, -1 no such job, -2 key not in the job.
@@ -88,14 +117,16 @@ end
 redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
 redis.call('HINCRBY', KEYS[1], 'faces', tonumber(ARGV[3]))
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
-return completeIfDone(KEYS[1], ARGV[5])
+inheritTtl(KEYS[1], KEYS[3])
+return completeIfDone(KEYS[1], ARGV[5], ARGV[6])
 `;
 
 /** KEYS: meta, deliveries. ARGV: delivery JSON, how many to keep. Returns 1, or -1 no such job. */
-export const RECORD_DELIVERY = `
+export const RECORD_DELIVERY = `${RETENTION}
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+inheritTtl(KEYS[1], KEYS[2])
 return 1
 `;
 

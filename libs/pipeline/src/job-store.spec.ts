@@ -20,6 +20,8 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
+const WEEK = 7 * 86_400;
+
 describe('JobStore', () => {
   const prefix = uniquePrefix('jobs');
   let redis: Redis;
@@ -27,7 +29,7 @@ describe('JobStore', () => {
 
   beforeAll(() => {
     redis = testRedis();
-    store = new JobStore(redis, prefix);
+    store = new JobStore(redis, prefix, WEEK);
   });
 
   afterAll(async () => {
@@ -105,7 +107,7 @@ describe('JobStore', () => {
     const { id } = await store.create({ collection: 'c', sealed: true, keys });
     // 120 first settles and 80 duplicates, interleaved, on two connections.
     const second = redis.duplicate();
-    const other = new JobStore(second, prefix);
+    const other = new JobStore(second, prefix, WEEK);
     const calls = [...keys, ...keys.slice(0, 80)].map((key, i) => {
       const s = i % 2 === 0 ? store : other;
       return s.settlePhoto(id, i % 3 === 0 && key.endsWith('7') ? failed(key) : done(key, 1));
@@ -172,5 +174,81 @@ describe('JobStore', () => {
     const plain = await store.create({ collection: 'c', sealed: false, webhook: { url: 'https://example.test/h2' } });
     expect(await store.webhookOf(plain.id)).toEqual({ url: 'https://example.test/h2' });
     expect(await store.webhookOf((await store.create({ collection: 'c', sealed: false })).id)).toBeNull();
+  });
+
+  describe('retention', () => {
+    /** Seconds left on each of a job's four keys (-2: no such key, -1: no expiry). */
+    const ttls = async (id: string) => {
+      const k = store.keys(id);
+      return Promise.all([k.meta, k.keys, k.results, k.deliveries].map((key) => redis.ttl(key)));
+    };
+
+    it('keeps an open or running job without expiry', async () => {
+      const { id } = await store.create({ collection: 'c', sealed: false, keys: ['a', 'b'] });
+      await store.settlePhoto(id, done('a'));
+      await store.recordDelivery(id, { at: '2025-01-01T00:00:00.000Z', status: 500 });
+      expect(await ttls(id)).toEqual([-1, -1, -1, -1]);
+      await store.seal(id); // sealed, one photo still pending: running
+      expect(await ttls(id)).toEqual([-1, -1, -1, -1]);
+    });
+
+    it('starts the retention of all four keys when the job completes, whichever call completes it', async () => {
+      const settled = await store.create({ collection: 'c', sealed: true, keys: ['a'] });
+      await store.recordDelivery(settled.id, { at: '2025-01-01T00:00:00.000Z', status: 500 });
+      await store.settlePhoto(settled.id, done('a'));
+      const sealed = await store.create({ collection: 'c', sealed: false, keys: ['a'] });
+      await store.settlePhoto(sealed.id, done('a'));
+      await store.seal(sealed.id);
+      const empty = await store.create({ collection: 'c', sealed: true });
+      for (const [id, withDeliveries] of [[settled.id, true], [sealed.id, false], [empty.id, false]] as const) {
+        const [meta, keys, results, deliveries] = await ttls(id);
+        expect(meta).toBeGreaterThan(WEEK - 60);
+        expect(meta).toBeLessThanOrEqual(WEEK);
+        if (id !== empty.id) expect([keys, results]).toEqual([meta, meta]);
+        expect(deliveries).toBe(withDeliveries ? meta : -2);
+      }
+    });
+
+    it('lets keys written after completion expire with the job', async () => {
+      const { id } = await store.create({ collection: 'c', sealed: true, keys: ['a'] });
+      await store.settlePhoto(id, done('a'));
+      await redis.expire(store.keys(id).meta, 1_000); // as if most of the week had passed
+      await store.recordDelivery(id, { at: '2025-01-01T00:00:00.000Z', status: 200 });
+      await redis.del(store.keys(id).results); // an erase took the only result out
+      await store.settlePhoto(id, failed('a')); // and a late re-run settles the photo again
+      const [meta, , results, deliveries] = await ttls(id);
+      expect(meta).toBeLessThanOrEqual(1_000);
+      expect(results).toBeGreaterThan(990);
+      expect(results).toBeLessThanOrEqual(meta);
+      expect(deliveries).toBeGreaterThan(990);
+      expect(deliveries).toBeLessThanOrEqual(meta);
+    });
+
+    it('forgets a completed job once its retention has passed', async () => {
+      const brief = new JobStore(redis, prefix, 1);
+      const { id } = await brief.create({ collection: 'c', sealed: true, keys: ['a'] });
+      await brief.settlePhoto(id, done('a'));
+      await brief.recordDelivery(id, { at: '2025-01-01T00:00:00.000Z', status: 200 });
+      expect(await brief.get(id)).toMatchObject({ state: 'completed' });
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      expect(await brief.get(id)).toBeNull();
+      expect(await codeOf(brief.results(id, { limit: 10 }))).toBe('JOB_NOT_FOUND');
+      const k = brief.keys(id);
+      expect(await redis.exists(k.meta, k.keys, k.results, k.deliveries)).toBe(0);
+    });
+
+    it('keeps a completed job for ever with retention 0', async () => {
+      const forever = new JobStore(redis, prefix, 0);
+      const { id } = await forever.create({ collection: 'c', sealed: true, keys: ['a'] });
+      await forever.settlePhoto(id, done('a'));
+      await forever.recordDelivery(id, { at: '2025-01-01T00:00:00.000Z', status: 200 });
+      expect(await forever.get(id)).toMatchObject({ state: 'completed' });
+      expect(await ttls(id)).toEqual([-1, -1, -1, -1]);
+    });
+
+    it('refuses a retention that is not a whole number of seconds', () => {
+      expect(() => new JobStore(redis, prefix, -1)).toThrow(RangeError);
+      expect(() => new JobStore(redis, prefix, 1.5)).toThrow(RangeError);
+    });
   });
 });

@@ -21,10 +21,10 @@ export interface WebhookDelivery {
 
 /** The ioredis commands that `defineCommand` adds for the scripts. */
 interface JobStoreCommands {
-  facepipeJobCreate(meta: string, keys: string, ...args: string[]): Promise<number>;
+  facepipeJobCreate(meta: string, keys: string, results: string, deliveries: string, ...args: string[]): Promise<number>;
   facepipeJobAddPhotos(meta: string, keys: string, ...photoKeys: string[]): Promise<number>;
-  facepipeJobSeal(meta: string, now: string): Promise<number>;
-  facepipeJobSettle(meta: string, keys: string, results: string, ...args: string[]): Promise<number>;
+  facepipeJobSeal(meta: string, keys: string, results: string, deliveries: string, now: string, retention: string): Promise<number>;
+  facepipeJobSettle(meta: string, keys: string, results: string, deliveries: string, ...args: string[]): Promise<number>;
   facepipeJobRecordDelivery(meta: string, deliveries: string, json: string, keep: string): Promise<number>;
   facepipeJobResults(meta: string, keys: string, results: string, after: string, limit: string, budget: string): Promise<number | string[]>;
 }
@@ -41,19 +41,26 @@ export const MAX_RESULTS_PAGE = 1_000;
  *
  * Keys: `<prefix>:job:<id>` (hash: metadata and counters), `…:keys` (zset: photo keys, score =
  * insertion order), `…:results` (hash: photo key → PhotoResult JSON), `…:deliveries` (list: JSON).
+ * A completed job's keys expire together after `retentionSeconds` (0: kept for ever); a job that
+ * is still open or running is kept until it completes.
  */
 export class JobStore {
   private readonly redis: Redis & JobStoreCommands;
+  private readonly retention: string;
 
   constructor(
     redis: Redis,
     private readonly prefix: string,
+    /** How long a completed job is kept (FACEPIPE_JOB_RETENTION_DAYS); 0 keeps it for ever. */
+    retentionSeconds: number,
   ) {
+    if (!Number.isInteger(retentionSeconds) || retentionSeconds < 0) throw new RangeError(`retentionSeconds must be an integer ≥ 0, got ${retentionSeconds}`);
+    this.retention = String(retentionSeconds);
     // defineCommand loads each script by SHA on first use and re-sends it after a SCRIPT FLUSH.
-    redis.defineCommand('facepipeJobCreate', { numberOfKeys: 2, lua: CREATE_JOB });
+    redis.defineCommand('facepipeJobCreate', { numberOfKeys: 4, lua: CREATE_JOB });
     redis.defineCommand('facepipeJobAddPhotos', { numberOfKeys: 2, lua: ADD_PHOTOS });
-    redis.defineCommand('facepipeJobSeal', { numberOfKeys: 1, lua: SEAL_JOB });
-    redis.defineCommand('facepipeJobSettle', { numberOfKeys: 3, lua: SETTLE_PHOTO });
+    redis.defineCommand('facepipeJobSeal', { numberOfKeys: 4, lua: SEAL_JOB });
+    redis.defineCommand('facepipeJobSettle', { numberOfKeys: 4, lua: SETTLE_PHOTO });
     redis.defineCommand('facepipeJobRecordDelivery', { numberOfKeys: 2, lua: RECORD_DELIVERY });
     redis.defineCommand('facepipeJobResults', { numberOfKeys: 3, lua: RESULTS_PAGE });
     this.redis = redis as Redis & JobStoreCommands;
@@ -73,8 +80,8 @@ export class JobStore {
     for (;;) {
       const id = `j${randomBytes(12).toString('hex')}`;
       const k = this.keys(id);
-      const args = [id, input.collection, input.sealed ? '1' : '0', new Date().toISOString(), input.webhook?.url ?? '', input.webhook?.secret ?? ''];
-      const added = await this.redis.facepipeJobCreate(k.meta, k.keys, ...args, ...(input.keys ?? []));
+      const args = [id, input.collection, input.sealed ? '1' : '0', new Date().toISOString(), input.webhook?.url ?? '', input.webhook?.secret ?? '', this.retention];
+      const added = await this.redis.facepipeJobCreate(k.meta, k.keys, k.results, k.deliveries, ...args, ...(input.keys ?? []));
       if (added >= 0) return (await this.get(id))!;
       // -1: 96 random bits collided with an existing job; draw again.
     }
@@ -105,7 +112,7 @@ export class JobStore {
   /** No more photos will come. If all have settled already, this completes the job (completedNow). */
   async seal(id: string): Promise<{ view: JobView; completedNow: boolean }> {
     const k = this.keys(this.checkId(id));
-    const r = await this.redis.facepipeJobSeal(k.meta, new Date().toISOString());
+    const r = await this.redis.facepipeJobSeal(k.meta, k.keys, k.results, k.deliveries, new Date().toISOString(), this.retention);
     if (r === -1) throw jobNotFound(id);
     const view = await this.get(id);
     if (!view) throw jobNotFound(id);
@@ -125,11 +132,13 @@ export class JobStore {
       k.meta,
       k.keys,
       k.results,
+      k.deliveries,
       result.key,
       result.status,
       String(result.faces.length),
       JSON.stringify(result),
       new Date().toISOString(),
+      this.retention,
     );
     if (r === -1) throw jobNotFound(id);
     if (r === -2) throw new PipelineError('PHOTO_NOT_IN_JOB', `photo ${JSON.stringify(result.key)} was never added to job ${id}`);

@@ -63,7 +63,7 @@ export class InfraModule {
         { provide: GatewayLogger, useValue: logger },
         { provide: Redis, useFactory: () => createRedis(config.redisUrl, 'gateway') },
         { provide: Queues, useFactory: (redis: Redis) => new Queues(redis, config.prefix), inject: [Redis] },
-        { provide: JobStore, useFactory: (redis: Redis) => new JobStore(redis, config.prefix), inject: [Redis] },
+        { provide: JobStore, useFactory: (redis: Redis) => new JobStore(redis, config.prefix, config.jobRetentionSeconds), inject: [Redis] },
         { provide: BlobStore, useFactory: () => new BlobStore(path.join(config.dataDir, 'blobs')) },
         // One subscriber per process for every synchronous call's reply (recognition, index operations).
         { provide: ReplyWaiter, useFactory: (redis: Redis) => new ReplyWaiter(redis, config.prefix), inject: [Redis] },

@@ -79,7 +79,7 @@ export async function startTestGateway(extraEnv: Record<string, string> = {}, op
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queues = new Queues(redis, prefix);
-  const jobStore = new JobStore(redis, prefix);
+  const jobStore = new JobStore(redis, prefix, config.jobRetentionSeconds);
   const detectQueue = queues.get(QUEUES.detect);
   return {
     app,
