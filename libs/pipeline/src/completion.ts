@@ -24,6 +24,18 @@ export function webhookBackoffMs(attemptsMade: number, baseMs = 2_000): number {
   return Math.min(WEBHOOK_MAX_DELAY_MS, baseMs * 2 ** Math.max(0, attemptsMade - 1));
 }
 
+/**
+ * How long after a job completed a lost webhook is still sent (by a re-seal, or the gateway's boot
+ * sweep). Within it, a webhook that was enqueued is still known to BullMQ (delivered ones are kept a
+ * week, dead letters for ever), so enqueueing again is a no-op; past it we assume it was delivered.
+ */
+export const WEBHOOK_RESEND_WINDOW_MS = 86_400_000;
+
+/** True for a completed job that may still be missing its webhook (see WEBHOOK_RESEND_WINDOW_MS). */
+export function mayResendWebhook(finishedAt: string | null | undefined, now = Date.now()): boolean {
+  return !!finishedAt && now - Date.parse(finishedAt) < WEBHOOK_RESEND_WINDOW_MS;
+}
+
 /** Enqueues the job's webhook, if it has one. Safe to call from several places: it fires once. */
 export async function enqueueWebhook(queues: Queues, jobs: JobStore, jobId: string): Promise<void> {
   if (!(await jobs.webhookOf(jobId))) return;

@@ -176,6 +176,23 @@ describe('JobStore', () => {
     expect(await store.webhookOf((await store.create({ collection: 'c', sealed: false })).id)).toBeNull();
   });
 
+  it('scans every job of its prefix with the asked fields, and none of another prefix', async () => {
+    const own = new JobStore(redis, `${prefix}-scan`, WEEK);
+    const other = new JobStore(redis, `${prefix}-scan-other`, WEEK);
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await own.create({ collection: `c${i}`, sealed: i === 0 })).id);
+    await other.create({ collection: 'c9', sealed: false });
+    const seen = [];
+    for await (const job of own.scan(['collection', 'finishedAt'])) seen.push(job);
+    expect(seen.sort((a, b) => a.fields[0]!.localeCompare(b.fields[0]!))).toEqual([
+      { id: ids[0], fields: ['c0', expect.any(String)] },
+      { id: ids[1], fields: ['c1', null] },
+      { id: ids[2], fields: ['c2', null] },
+    ]);
+    await deleteKeys(redis, `${prefix}-scan`);
+    await deleteKeys(redis, `${prefix}-scan-other`);
+  });
+
   describe('retention', () => {
     /** Seconds left on each of a job's four keys (-2: no such key, -1: no expiry). */
     const ttls = async (id: string) => {

@@ -184,6 +184,31 @@ export class JobStore {
     if (r === -1) throw jobNotFound(id);
   }
 
+  /**
+   * Every job with the named fields of its meta hash (null where unset), walked with SCAN a page
+   * at a time, so Redis is never blocked. A job created or removed during the walk may or may not
+   * be seen; removing the job just yielded is safe.
+   */
+  async *scan(fields: string[]): AsyncGenerator<{ id: string; fields: (string | null)[] }> {
+    // The glob may match more than jobs (another prefix with glob characters); the regex decides.
+    const meta = new RegExp(`^${this.prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:job:(j[0-9a-f]{24})$`);
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:job:j*`, 'COUNT', 1000);
+      cursor = next;
+      const ids = keys.flatMap((k) => meta.exec(k)?.[1] ?? []);
+      if (ids.length === 0) continue;
+      const pipeline = this.redis.pipeline();
+      for (const id of ids) pipeline.hmget(this.keys(id).meta, ...fields);
+      const rows = (await pipeline.exec()) ?? [];
+      for (let i = 0; i < ids.length; i++) {
+        const [err, values] = rows[i];
+        if (err) throw err;
+        yield { id: ids[i], fields: values as (string | null)[] };
+      }
+    } while (cursor !== '0');
+  }
+
   /** Ids come from URLs: one that cannot be ours must not reach a key name. */
   private checkId(id: string): string {
     if (!JOB_ID.test(id)) throw jobNotFound(id);

@@ -144,20 +144,13 @@ export class EraseService {
 
   /** Batch job records of the collection (meta, keys, results, deliveries). A scan: deleting a collection is rare. */
   private async deleteJobsOf(collection: string): Promise<number> {
-    const meta = new RegExp(`^${escapeRegExp(this.config.prefix)}:job:j[0-9a-f]{24}$`);
-    let cursor = '0', deleted = 0;
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.config.prefix}:job:j*`, 'COUNT', 1000);
-      cursor = next;
-      const metas = keys.filter((k) => meta.test(k));
-      if (metas.length === 0) continue;
-      const owners = await Promise.all(metas.map((k) => this.redis.hget(k, 'collection')));
-      const doomed = metas.filter((_, i) => owners[i] === collection);
-      for (const k of doomed) {
-        await this.redis.unlink(k, `${k}:keys`, `${k}:results`, `${k}:deliveries`);
-        deleted++;
-      }
-    } while (cursor !== '0');
+    let deleted = 0;
+    for await (const job of this.jobs.scan(['collection'])) {
+      if (job.fields[0] !== collection) continue;
+      const k = this.jobs.keys(job.id);
+      await this.redis.unlink(k.meta, k.keys, k.results, k.deliveries);
+      deleted++;
+    }
     return deleted;
   }
 }
@@ -165,8 +158,3 @@ export class EraseService {
 function photoNotFound(key: string): ApiError {
   return ApiError.notFound('PHOTO_NOT_FOUND', `Photo ${JSON.stringify(key.slice(0, 200))} does not exist`);
 }
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-

@@ -1,5 +1,5 @@
 import { type JobView, type PhotoResult, jobViewSchema } from '@facepipe/contracts';
-import { BlobRefs, JobStore, Queues, enqueueWebhook, settlePhoto } from '@facepipe/pipeline';
+import { BlobRefs, JobStore, Queues, enqueueWebhook, mayResendWebhook, settlePhoto } from '@facepipe/pipeline';
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { GatewayLogger } from '../common/gateway-logger';
@@ -73,9 +73,10 @@ export class JobsService {
   private async sealAndNotify(jobId: string): Promise<JobView> {
     const { view, completedNow } = await this.jobs.seal(jobId);
     // A gateway that died between sealing and enqueueing left a completed job without its
-    // webhook: sealing again enqueues it. The notify job's id is the event id, so this is a no-op
-    // while that job is kept (7 days); past a day we assume it was delivered and stay quiet.
-    if (completedNow || (view.state === 'completed' && recentlyFinished(view))) await enqueueWebhook(this.queues, this.jobs, jobId);
+    // webhook: sealing again enqueues it (so does the next gateway's boot, WebhookSweep). The
+    // notify job's id is the event id, so this is a no-op when it was enqueued.
+    // (finishedAt is set once the job completed, whether its photos succeeded or all failed.)
+    if (completedNow || mayResendWebhook(view.finishedAt)) await enqueueWebhook(this.queues, this.jobs, jobId);
     return jobViewSchema.parse(view);
   }
 
@@ -106,8 +107,4 @@ export class JobsService {
 
 export function jobNotFound(jobId: string): ApiError {
   return ApiError.notFound('JOB_NOT_FOUND', `Job ${jobId} does not exist`);
-}
-
-function recentlyFinished(view: JobView): boolean {
-  return view.finishedAt !== undefined && Date.now() - Date.parse(view.finishedAt) < 86_400_000;
 }

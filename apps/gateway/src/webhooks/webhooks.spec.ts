@@ -5,6 +5,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Json, type TestGateway, sleep, startTestGateway, waitFor } from '../testing/test-gateway';
 import { WebhookTargetRefused, sendWebhook, signWebhook } from './webhook-sender';
+import { WebhookSweep } from './webhook-sweep';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -173,6 +174,36 @@ describe('webhook delivery', () => {
       await sleep(300);
       expect(hook.received).toHaveLength(1);
     } finally {
+      await hook.close();
+    }
+  });
+
+  it("the next gateway's boot sends the webhook a gateway died before enqueueing, once", async () => {
+    const hook = await receiver([200]);
+    let next: TestGateway | undefined;
+    /** A completed job whose webhook was never enqueued: the store sealed it, the gateway "died". */
+    const lostWebhook = async (key: string) => {
+      const res = await gw.fetch('/v1/collections/hooks/photos', { method: 'POST', json: { items: [{ path: `/srv/photos/${key}` }], webhook: { url: hook.url }, seal: false } });
+      await gw.jobStore.settlePhoto(res.body.jobId, { key: `/srv/photos/${key}`, status: 'failed', faces: [], error: { code: 'IMAGE_DECODE_FAILED', message: 'x' } });
+      expect((await gw.jobStore.seal(res.body.jobId)).completedNow).toBe(true);
+      return res.body.jobId as string;
+    };
+    try {
+      const lost = await lostWebhook('lost.jpg');
+      const old = await lostWebhook('old.jpg');
+      // Finished two days ago: past the resend window, assumed delivered.
+      await gw.redis.hset(gw.jobStore.keys(old).meta, 'finishedAt', new Date(Date.now() - 2 * 86_400_000).toISOString());
+      await sleep(200);
+      expect(hook.received).toHaveLength(0);
+      next = await startTestGateway({ FACEPIPE_PREFIX: gw.prefix, FACEPIPE_ALLOW_PRIVATE_URLS: 'true' });
+      await waitFor('the lost webhook', () => hook.received.length === 1);
+      expect(hook.received[0].body).toMatchObject({ event: 'job.completed', job: { id: lost, state: 'failed' } });
+      expect(await next.app.get(WebhookSweep).sweep()).toBeGreaterThanOrEqual(1); // again: known events are not re-sent
+      await sleep(300);
+      expect(hook.received).toHaveLength(1);
+      expect(await gw.queues.get(QUEUES.notify).getJob(webhookEventId(old))).toBeUndefined();
+    } finally {
+      await next?.close();
       await hook.close();
     }
   });
