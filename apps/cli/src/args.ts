@@ -1,4 +1,5 @@
-import { parseArgs } from 'node:util';
+import { ENGINE_OPTIONS, ENGINE_OPTIONS_USAGE, UsageError, engineOptions, optionalNumber, parseCommandLine } from './arg-parsing';
+import type { EngineOptions } from './engine';
 
 export const USAGE = `facepipe — face detection and recognition, in-process (no services needed)
 
@@ -16,54 +17,33 @@ Options:
   --json                 one JSON object per line per input, in input order
   --files-from LIST      read more paths from LIST, one per line ("-" for stdin)
   --threshold T          verify: similarity threshold (default: the model manifest's)
-  --threads N            onnxruntime threads per model (default: all cores; env FACEPIPE_THREADS)
-  --manifest FILE        model manifest JSON (default: the faceplugin models; env FACEPIPE_MODEL_MANIFEST)
-  --max-pixels N         refuse larger images (default 50000000; env FACEPIPE_MAX_PIXELS)
-  --min-face N           smallest face to look for, in pixels (default 32; env FACEPIPE_MIN_FACE_SIZE);
-                         bigger is faster: fewer multi-scale detection passes
+${ENGINE_OPTIONS_USAGE}
   -h, --help             this help
   -v, --version          the version
 
 Exit status: 0 when every input succeeded, 1 when any failed (its line says why), 2 on usage errors.
 `;
 
-export interface CliOptions {
+export interface CliOptions extends EngineOptions {
   command: 'detect' | 'embed' | 'verify' | 'help' | 'version';
   files: string[];
   filesFrom?: string;
   json: boolean;
   threshold?: number;
-  threads?: number;
-  manifest?: string;
-  maxPixels?: number;
-  minFaceSize?: number;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
 /** Parses the command line (without node and the script path); throws UsageError on misuse. */
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean', default: false },
-        'files-from': { type: 'string' },
-        threshold: { type: 'string' },
-        threads: { type: 'string' },
-        manifest: { type: 'string' },
-        'max-pixels': { type: 'string' },
-        'min-face': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-        version: { type: 'boolean', short: 'v', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, {
+    json: { type: 'boolean', default: false },
+    'files-from': { type: 'string' },
+    threshold: { type: 'string' },
+    ...ENGINE_OPTIONS,
+    help: { type: 'boolean', short: 'h', default: false },
+    version: { type: 'boolean', short: 'v', default: false },
+  });
   if (values.help) return { command: 'help', files: [], json: false };
   if (values.version) return { command: 'version', files: [], json: false };
   const [command, ...files] = positionals;
@@ -81,22 +61,6 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     filesFrom: values['files-from'],
     json: values.json ?? false,
     threshold: optionalNumber('--threshold', values.threshold, -1, 1),
-    threads: optionalInt('--threads', values.threads ?? env.FACEPIPE_THREADS, 1, 256),
-    manifest: values.manifest ?? env.FACEPIPE_MODEL_MANIFEST,
-    maxPixels: optionalInt('--max-pixels', values['max-pixels'] ?? env.FACEPIPE_MAX_PIXELS, 1, 1e10),
-    minFaceSize: optionalInt('--min-face', values['min-face'] ?? env.FACEPIPE_MIN_FACE_SIZE, 4, 100000),
+    ...engineOptions(values, env),
   };
-}
-
-function optionalNumber(name: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v < min || v > max) throw new UsageError(`${name} must be a number in [${min}, ${max}], got "${raw}"`);
-  return v;
-}
-
-function optionalInt(name: string, raw: string | undefined, min: number, max: number): number | undefined {
-  const v = optionalNumber(name, raw, min, max);
-  if (v !== undefined && !Number.isInteger(v)) throw new UsageError(`${name} must be an integer, got "${raw}"`);
-  return v;
 }

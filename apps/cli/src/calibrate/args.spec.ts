@@ -1,4 +1,5 @@
-import { CalibrateUsageError, parseCalibrateArgs } from './args';
+import { UsageError } from '../arg-parsing';
+import { parseCalibrateArgs } from './args';
 
 describe('parseCalibrateArgs', () => {
   it('has defaults: FAR 1e-3, 2,000,000 impostor pairs, text, no --apply', () => {
@@ -41,7 +42,7 @@ describe('parseCalibrateArgs', () => {
     [['d', '--threads', '0'], '--threads must be an integer in [1, 256], got "0"'],
     [['d', '--frobnicate'], "Unknown option '--frobnicate'"],
   ])('refuses %j: %s', (argv, message) => {
-    expect(() => parseCalibrateArgs(argv, {})).toThrow(CalibrateUsageError);
+    expect(() => parseCalibrateArgs(argv, {})).toThrow(UsageError);
     expect(() => parseCalibrateArgs(argv, {})).toThrow(message);
   });
 });

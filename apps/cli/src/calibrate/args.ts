@@ -1,5 +1,6 @@
-import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_IMPOSTORS } from '@facepipe/face-engine';
+import { ENGINE_OPTIONS, ENGINE_OPTIONS_USAGE, UsageError, engineOptions, httpUrl, optionalInt, parseCommandLine } from '../arg-parsing';
+import type { EngineOptions } from '../engine';
 import { DEFAULT_SERVER } from '../ingest/args';
 
 export const CALIBRATE_USAGE = `facepipe calibrate — the similarity threshold for a false-accept rate, measured on your photos
@@ -24,10 +25,7 @@ Options:
                          (PATCH /v1/collections/COLLECTION {"threshold": T})
   --server URL           the gateway for --apply (default ${DEFAULT_SERVER}; env FACEPIPE_SERVER)
   --api-key KEY          sent as x-api-key with --apply (env FACEPIPE_API_KEY)
-  --threads N            onnxruntime threads per model (default: all cores; env FACEPIPE_THREADS)
-  --manifest FILE        model manifest JSON (default: the faceplugin models; env FACEPIPE_MODEL_MANIFEST)
-  --max-pixels N         refuse larger images (default 50000000; env FACEPIPE_MAX_PIXELS)
-  --min-face N           smallest face to look for, in pixels (default 32; env FACEPIPE_MIN_FACE_SIZE)
+${ENGINE_OPTIONS_USAGE}
   -h, --help             this help
 
 Exit status: 0 on success, 1 when the folder cannot give a threshold (fewer than two identities
@@ -38,89 +36,49 @@ export const DEFAULT_FAR = 1e-3;
 /** Memory bound: 8 bytes a pair. */
 const MAX_IMPOSTORS_LIMIT = 50_000_000;
 
-export interface CalibrateOptions {
+export interface CalibrateOptions extends EngineOptions {
   dir: string;
   far: number;
   maxImpostors: number;
   json: boolean;
   apply?: { collection: string; server: string; apiKey?: string };
-  threads?: number;
-  manifest?: string;
-  maxPixels?: number;
-  minFaceSize?: number;
 }
 
-export class CalibrateUsageError extends Error {}
-
-/** Parses the arguments after `calibrate`; null means --help. Throws CalibrateUsageError on misuse. */
+/** Parses the arguments after `calibrate`; null means --help. Throws UsageError on misuse. */
 export function parseCalibrateArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CalibrateOptions | null {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        far: { type: 'string' },
-        'max-impostors': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        apply: { type: 'string' },
-        server: { type: 'string' },
-        'api-key': { type: 'string' },
-        threads: { type: 'string' },
-        manifest: { type: 'string' },
-        'max-pixels': { type: 'string' },
-        'min-face': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new CalibrateUsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, {
+    far: { type: 'string' },
+    'max-impostors': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    apply: { type: 'string' },
+    server: { type: 'string' },
+    'api-key': { type: 'string' },
+    ...ENGINE_OPTIONS,
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return null;
-  if (positionals.length === 0) throw new CalibrateUsageError('calibrate needs a folder: facepipe calibrate DIR [--far F]');
-  if (positionals.length > 1) throw new CalibrateUsageError(`calibrate takes one folder, got ${positionals.length}: ${positionals.join(' ')}`);
+  if (positionals.length === 0) throw new UsageError('calibrate needs a folder: facepipe calibrate DIR [--far F]');
+  if (positionals.length > 1) throw new UsageError(`calibrate takes one folder, got ${positionals.length}: ${positionals.join(' ')}`);
 
   const far = values.far === undefined ? DEFAULT_FAR : Number(values.far);
   // Number('') is 0, so an empty value fails here too.
   if (!Number.isFinite(far) || far <= 0 || far >= 1) {
-    throw new CalibrateUsageError(`--far must be a number with 0 < F < 1 (e.g. 1e-3), got "${values.far}"`);
+    throw new UsageError(`--far must be a number with 0 < F < 1 (e.g. 1e-3), got "${values.far}"`);
   }
-  if (values.apply === '') throw new CalibrateUsageError('--apply needs a collection name');
+  if (values.apply === '') throw new UsageError('--apply needs a collection name');
   if (values.apply === undefined && (values.server !== undefined || values['api-key'] !== undefined)) {
-    throw new CalibrateUsageError('--server and --api-key apply to --apply only');
+    throw new UsageError('--server and --api-key apply to --apply only');
   }
   return {
     dir: positionals[0],
     far,
-    maxImpostors: int('--max-impostors', values['max-impostors'], 1, MAX_IMPOSTORS_LIMIT) ?? DEFAULT_MAX_IMPOSTORS,
+    maxImpostors: optionalInt('--max-impostors', values['max-impostors'], 1, MAX_IMPOSTORS_LIMIT) ?? DEFAULT_MAX_IMPOSTORS,
     json: values.json ?? false,
     apply: values.apply === undefined ? undefined : {
       collection: values.apply,
       server: httpUrl(values.server ? '--server' : 'FACEPIPE_SERVER', values.server || env.FACEPIPE_SERVER || DEFAULT_SERVER).replace(/\/+$/, ''),
       apiKey: values['api-key'] || env.FACEPIPE_API_KEY || undefined,
     },
-    threads: int('--threads', values.threads ?? env.FACEPIPE_THREADS, 1, 256),
-    manifest: values.manifest ?? env.FACEPIPE_MODEL_MANIFEST,
-    maxPixels: int('--max-pixels', values['max-pixels'] ?? env.FACEPIPE_MAX_PIXELS, 1, 1e10),
-    minFaceSize: int('--min-face', values['min-face'] ?? env.FACEPIPE_MIN_FACE_SIZE, 4, 100000),
+    ...engineOptions(values, env),
   };
-}
-
-function int(name: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) throw new CalibrateUsageError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-  return v;
-}
-
-function httpUrl(name: string, raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new CalibrateUsageError(`${name} must be an http(s) URL, got "${raw}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CalibrateUsageError(`${name} must be an http(s) URL, got "${raw}"`);
-  return raw;
 }

@@ -1,4 +1,5 @@
-import { CALIBRATE_USAGE, CalibrateUsageError, parseCalibrateArgs, type CalibrateOptions } from './args';
+import { UsageError } from '../arg-parsing';
+import { CALIBRATE_USAGE, parseCalibrateArgs, type CalibrateOptions } from './args';
 import { EXIT, runCalibrate } from './calibrate';
 
 /** `facepipe calibrate ...` as the launcher runs it (the arguments after `calibrate`). */
@@ -7,7 +8,7 @@ export async function calibrateCommand(argv: readonly string[]): Promise<number>
   try {
     opts = parseCalibrateArgs(argv);
   } catch (err) {
-    if (!(err instanceof CalibrateUsageError)) throw err;
+    if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`facepipe: ${err.message}\n\n${CALIBRATE_USAGE}`);
     return EXIT.usage;
   }

@@ -1,4 +1,5 @@
-import { DEFAULT_SERVER, IngestUsageError, parseIngestArgs, resumeCommand } from './args';
+import { UsageError } from '../arg-parsing';
+import { DEFAULT_SERVER, parseIngestArgs, resumeCommand } from './args';
 
 describe('parseIngestArgs', () => {
   it('takes DIR and --collection, with defaults', () => {
@@ -35,7 +36,7 @@ describe('parseIngestArgs', () => {
     [['d', '--collection', 'c', '--webhook', 'ftp://x'], /--webhook must be an http\(s\) URL/],
     [['d', '--collection', 'c', '--frobnicate'], /Unknown option/],
   ])('refuses %j', (argv, message) => {
-    expect(() => parseIngestArgs(argv as string[], {})).toThrow(IngestUsageError);
+    expect(() => parseIngestArgs(argv as string[], {})).toThrow(UsageError);
     expect(() => parseIngestArgs(argv as string[], {})).toThrow(message as RegExp);
   });
 });

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { UsageError, httpUrl, parseCommandLine } from '../arg-parsing';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:3000';
 
@@ -41,39 +41,27 @@ export interface IngestOptions {
   argv: string[];
 }
 
-export class IngestUsageError extends Error {}
-
-/** Parses the arguments after `ingest`; null means --help. Throws IngestUsageError on misuse. */
+/** Parses the arguments after `ingest`; null means --help. Throws UsageError on misuse. */
 export function parseIngestArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): IngestOptions | null {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        collection: { type: 'string' },
-        server: { type: 'string' },
-        mode: { type: 'string' },
-        webhook: { type: 'string' },
-        state: { type: 'string' },
-        'api-key': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new IngestUsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, {
+    collection: { type: 'string' },
+    server: { type: 'string' },
+    mode: { type: 'string' },
+    webhook: { type: 'string' },
+    state: { type: 'string' },
+    'api-key': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return null;
-  if (positionals.length === 0) throw new IngestUsageError('ingest needs a folder: facepipe ingest DIR --collection C');
-  if (positionals.length > 1) throw new IngestUsageError(`ingest takes one folder, got ${positionals.length}: ${positionals.join(' ')}`);
+  if (positionals.length === 0) throw new UsageError('ingest needs a folder: facepipe ingest DIR --collection C');
+  if (positionals.length > 1) throw new UsageError(`ingest takes one folder, got ${positionals.length}: ${positionals.join(' ')}`);
   const collection = values.collection;
-  if (!collection) throw new IngestUsageError('ingest needs --collection C');
+  if (!collection) throw new UsageError('ingest needs --collection C');
   const mode = values.mode ?? 'auto';
-  if (mode !== 'auto' && mode !== 'path' && mode !== 'upload') throw new IngestUsageError(`--mode must be auto, path or upload, got "${mode}"`);
+  if (mode !== 'auto' && mode !== 'path' && mode !== 'upload') throw new UsageError(`--mode must be auto, path or upload, got "${mode}"`);
   const server = httpUrl(values.server ? '--server' : 'FACEPIPE_SERVER', values.server || env.FACEPIPE_SERVER || DEFAULT_SERVER).replace(/\/+$/, '');
   const webhook = values.webhook === undefined ? undefined : httpUrl('--webhook', values.webhook);
-  if (values.state === '') throw new IngestUsageError('--state needs a file name');
+  if (values.state === '') throw new UsageError('--state needs a file name');
   return {
     dir: positionals[0],
     collection,
@@ -84,17 +72,6 @@ export function parseIngestArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     apiKey: values['api-key'] || env.FACEPIPE_API_KEY || undefined,
     argv: [...argv],
   };
-}
-
-function httpUrl(name: string, raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new IngestUsageError(`${name} must be an http(s) URL, got "${raw}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new IngestUsageError(`${name} must be an http(s) URL, got "${raw}"`);
-  return raw;
 }
 
 /** The command line that reruns (resumes) an ingest, shell-quoted; an API key given

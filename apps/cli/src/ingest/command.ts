@@ -1,4 +1,5 @@
-import { INGEST_USAGE, IngestUsageError, parseIngestArgs, type IngestOptions } from './args';
+import { UsageError } from '../arg-parsing';
+import { INGEST_USAGE, parseIngestArgs, type IngestOptions } from './args';
 import { EXIT, runIngest } from './ingest';
 
 /**
@@ -11,7 +12,7 @@ export async function ingestCommand(argv: readonly string[]): Promise<number> {
   try {
     opts = parseIngestArgs(argv);
   } catch (err) {
-    if (!(err instanceof IngestUsageError)) throw err;
+    if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`facepipe: ${err.message}\n\n${INGEST_USAGE}`);
     return EXIT.usage;
   }
