@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { isUtf8 } from 'node:buffer';
 import { checkRedis } from '@facepipe/pipeline';
 import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -48,12 +49,22 @@ export async function createGatewayApp(config: GatewayConfig, options: CreateGat
   app.use(metrics.httpMiddleware());
   app.use(accessLog(logger));
   app.use(apiKeyMiddleware(config.apiKey, app.get(KeysService)));
-  app.useBodyParser('json', { limit: gatewayOptions(config).jsonBodyLimit });
+  app.useBodyParser('json', { limit: gatewayOptions(config).jsonBodyLimit, verify: requireUtf8 });
   app.use(expressErrorHandler(logger));
 
   app.useGlobalFilters(new AllExceptionsFilter(logger));
   setupOpenApi(app);
   return app;
+}
+
+/**
+ * JSON travels in UTF-8 (RFC 8259). Without this check body-parser would decode other bytes to
+ * U+FFFD and store the mangled text, or decode another declared charset. body-parser keeps the
+ * error's `type`, which maps to 415 UNSUPPORTED_MEDIA_TYPE (common/error-mapping.ts).
+ */
+function requireUtf8(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (encoding.toLowerCase() !== 'utf-8') throw Object.assign(new Error(`JSON must be UTF-8, not ${encoding}`), { type: 'charset.unsupported' });
+  if (!isUtf8(body)) throw Object.assign(new Error('The JSON body is not valid UTF-8'), { type: 'charset.unsupported' });
 }
 
 /** One JSON line per answered request (successful probes and scrapes excepted: they come every few seconds). */

@@ -77,6 +77,11 @@ export class BlobRefs {
     }
   }
 
+  /** True while any photo refers to the blob (its refs set is removed with the last reference). */
+  async isReferenced(blobId: string): Promise<boolean> {
+    return (await this.redis.exists(`${this.prefix}:blob:${blobId}:refs`)) === 1;
+  }
+
   /** The blobs recorded for a photo (every uploaded version), oldest first. */
   async blobsOf(collection: string, key: string): Promise<string[]> {
     const list = await this.redis.hget(this.hashOf(collection), key);

@@ -22,8 +22,14 @@ export class BlobStore {
    * `private: true` stores the bytes under a random id instead of their hash: a blob nobody else
    * can share, which its owner may delete as soon as it is done with it (the photos of synchronous
    * calls) without racing other uploads of the same bytes.
+   *
+   * `created` is false when the same bytes were stored already (this call added nothing).
    */
-  async put(data: Buffer | NodeJS.ReadableStream, maxBytes: number, opts: { private?: boolean } = {}): Promise<{ blobId: string; size: number; sha256: string }> {
+  async put(
+    data: Buffer | NodeJS.ReadableStream,
+    maxBytes: number,
+    opts: { private?: boolean } = {},
+  ): Promise<{ blobId: string; size: number; sha256: string; created: boolean }> {
     if (Buffer.isBuffer(data) && data.length > maxBytes) throw tooLarge(maxBytes);
     const tmpDir = path.join(this.dir, 'tmp');
     await fs.mkdir(tmpDir, { recursive: true });
@@ -59,7 +65,7 @@ export class BlobStore {
         renamed = true;
         if (!opts.private) await syncDir(path.dirname(final));
       }
-      return { blobId, size, sha256 };
+      return { blobId, size, sha256, created: renamed };
     } finally {
       if (!renamed) await fs.rm(tmp, { force: true });
     }

@@ -5,8 +5,18 @@ import { ApiError } from './api-error';
 
 const ACCEPTS = 'facepipe:accepts';
 
+const BODY_OPTIONAL = 'facepipe:body-optional';
+
 /** The request body media types a route accepts; anything else is 415. */
 export const Accepts = (...types: string[]) => SetMetadata(ACCEPTS, types);
+
+/** With `@Accepts`: a request without a body is let through too (a body, if any, must still be of those types). */
+export const BodyOptional = () => SetMetadata(BODY_OPTIONAL, true);
+
+/** A body is there when the request says it sends bytes (a Content-Length over 0, or chunks). */
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
 
 /** Enforces `@Accepts(...)` before interceptors (an upload is not read when its type is wrong). */
 @Injectable()
@@ -17,6 +27,7 @@ export class ContentTypeGuard implements CanActivate {
     const types = this.reflector.getAllAndOverride<string[] | undefined>(ACCEPTS, [context.getHandler(), context.getClass()]);
     if (!types || types.length === 0) return true;
     const req = context.switchToHttp().getRequest<Request>();
+    if (!hasBody(req) && this.reflector.getAllAndOverride<boolean | undefined>(BODY_OPTIONAL, [context.getHandler(), context.getClass()])) return true;
     const contentType = req.headers['content-type'];
     if (contentType && req.is(types)) return true;
     throw new ApiError(

@@ -5,12 +5,32 @@ export { enrollResultSchema } from '@facepipe/contracts';
 
 /** Largest metadata object, as JSON. */
 export const MAX_METADATA_BYTES = 16 * 1024;
+/**
+ * Deepest nesting of metadata (the object itself is level 1). JSON.stringify recurses, so a few
+ * thousand levels — well under the byte limit — would overflow the stack; checked first, iteratively.
+ */
+export const MAX_METADATA_DEPTH = 32;
+
+/** True when `value` nests objects and arrays at most `max` levels deep. */
+function nestsWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return false;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
 
 const name = z.string().trim().min(1).max(200);
 const externalId = z.string().min(1).max(256).describe("the caller's own id for this person (an employee number…), unique in the collection");
 const metadata = z
   .record(z.string(), z.unknown())
-  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES} bytes as JSON`)
+  .superRefine((m, ctx) => {
+    if (!nestsWithin(m, MAX_METADATA_DEPTH)) ctx.addIssue({ code: 'custom', message: `must nest at most ${MAX_METADATA_DEPTH} levels` });
+    else if (Buffer.byteLength(JSON.stringify(m)) > MAX_METADATA_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON` });
+  })
   .describe('any JSON object, kept as it is');
 
 /** POST /v1/collections/{name}/identities */

@@ -31,6 +31,13 @@ function upload(fields: Record<string, Buffer | string>): FormData {
   return form;
 }
 
+/** An object nested `levels` deep, itself included: {x: {x: … {}}}. */
+function nested(levels: number): Record<string, unknown> {
+  let v: Record<string, unknown> = {};
+  for (let i = 1; i < levels; i++) v = { x: v };
+  return v;
+}
+
 describe('identities and synchronous calls (gateway)', () => {
   let gw: TestGateway;
 
@@ -78,12 +85,29 @@ describe('identities and synchronous calls (gateway)', () => {
       ['a numeric externalId', { name: 'Ok', externalId: 7 }, 'externalId'],
       ['metadata that is not an object', { name: 'Ok', metadata: [1] }, 'metadata'],
       ['metadata over 16 KiB', { name: 'Ok', metadata: { big: 'x'.repeat(17_000) } }, 'metadata'],
+      ['metadata nested 33 levels', { name: 'Ok', metadata: nested(33) }, 'metadata'],
       ['an unknown field', { name: 'Ok', extra: true }, ''],
     ])('refuses %s with 400 VALIDATION_FAILED', async (_label, body, field) => {
       const res = await create('people', body);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
       expect(res.body.error.message).toContain(field);
+    });
+
+    it('refuses metadata nested 20,000 levels (40 KB, under the body limit) without overflowing the stack', async () => {
+      for (const method of ['POST', 'PATCH']) {
+        const route = method === 'POST' ? '/v1/collections/people/identities' : `/v1/collections/people/identities/${(await create('people', { name: 'Flat' })).body.id}`;
+        const body = `{"name":"Deep","metadata":{"a":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`;
+        const res = await gw.fetch(route, { method, headers: { 'content-type': 'application/json' }, body });
+        expect(res.status).toBe(400);
+        expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringContaining('levels') });
+      }
+    });
+
+    it('keeps metadata nested up to 32 levels', async () => {
+      const res = await create('people', { name: 'Deep', metadata: nested(32) });
+      expect(res.status).toBe(201);
+      expect(res.body.metadata).toEqual(nested(32));
     });
 
     it('answers 404 for an unknown identity or collection', async () => {
@@ -124,6 +148,27 @@ describe('identities and synchronous calls (gateway)', () => {
       expect(seen).toEqual([...made].sort());
       expect((await gw.fetch('/v1/collections/paging/identities?cursor=..%2Fx')).body.error.code).toBe('INVALID_CURSOR');
       expect((await gw.fetch('/v1/collections/paging/identities?limit=0')).status).toBe(400);
+    });
+  });
+
+  describe('recluster request body', () => {
+    const recluster = (init: { headers?: Record<string, string>; body?: string }) =>
+      gw.fetch('/v1/collections/people/recluster', { method: 'POST', ...init });
+
+    it('takes no body, or a JSON object', async () => {
+      expect((await recluster({})).status).toBe(202);
+      expect((await recluster({ headers: { 'content-type': 'application/json' }, body: '{"minFaces":3}' })).status).toBe(202);
+    });
+
+    it.each([
+      ['a text/plain body', { 'content-type': 'text/plain' }, '{"minFaces":0}', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['a form-urlencoded body', { 'content-type': 'application/x-www-form-urlencoded' }, 'minFaces=0', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['a JSON array', { 'content-type': 'application/json' }, '[]', 400, 'VALIDATION_FAILED'],
+      ['a JSON string', { 'content-type': 'application/json' }, '"x"', 400, 'INVALID_JSON'],
+      ['minFaces 0', { 'content-type': 'application/json' }, '{"minFaces":0}', 400, 'VALIDATION_FAILED'],
+    ])('refuses %s', async (_label, headers, body, status, code) => {
+      const res = await recluster({ headers, body });
+      expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
     });
   });
 

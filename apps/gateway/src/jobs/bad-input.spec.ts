@@ -5,7 +5,8 @@
  * names resolving to private addresses) are settled by the detector: e2e/bad-input.spec.ts.
  */
 import { MAX_ITEMS_PER_REQUEST, photoJobId } from '@facepipe/contracts';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,6 +115,8 @@ describe('bad input to the ingest routes', () => {
     ['a raw image/jpeg body', () => post(gw.base, photos, { 'content-type': 'image/jpeg' }, Buffer.from([0xff, 0xd8, 0xff])), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['a form-urlencoded body', () => post(gw.base, photos, { 'content-type': 'application/x-www-form-urlencoded' }, 'items=1'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['JSON in latin1', () => post(gw.base, photos, { 'content-type': 'application/json; charset=latin1' }, json({ items: [good()] })), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['JSON that is not valid UTF-8', () => post(gw.base, photos, JSON_TYPE, Buffer.concat([Buffer.from(`{"items":[{"path":"${root}/a`), Buffer.from([0xff, 0xfe]), Buffer.from('.jpg"}]}')])), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['JSON in UTF-16', () => post(gw.base, photos, { 'content-type': 'application/json; charset=utf-16' }, Buffer.from(json({ items: [good()] }), 'utf16le')), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['an unknown content encoding', () => post(gw.base, photos, { ...JSON_TYPE, 'content-encoding': 'snappy' }, json({ items: [good()] })), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['a 200 MB JSON body', () => post(gw.base, photos, JSON_TYPE, streamed('{"items":[', 200, ']}')), 413, 'PAYLOAD_TOO_LARGE'],
     ['a 200 MB photo', () => post(gw.base, photos, MULTIPART, streamed(part('photos', '', 'big.jpg').subarray(0, -2).toString('latin1'), 200, `\r\n--${BOUNDARY}--\r\n`)), 413, 'PHOTO_TOO_LARGE'],
@@ -140,7 +143,6 @@ describe('bad input to the ingest routes', () => {
     ['a 513-character key', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 'k'.repeat(513), path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
     ['a key that is a number', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 7, path: `${root}/x.jpg` }] })), 400, 'VALIDATION_FAILED', 'items.1.key'],
     ['a key with a lone surrogate', () => post(gw.base, photos, JSON_TYPE, `{"items":[${json(good())},{"key":"\\ud800","path":"${root}/x.jpg"}]}`), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
-    ['a key with invalid UTF-8 bytes', () => post(gw.base, photos, JSON_TYPE, Buffer.concat([Buffer.from(`{"items":[{"key":"caf`), Buffer.from([0xe9]), Buffer.from(`","path":"${root}/x.jpg"}]}`)])), 400, 'INVALID_PHOTO_KEY', 'items.0.key'],
     ['a non-UTF-8 (latin1) file name', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'ok.jpg'), part('photos', 'y', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x6a, 0x70, 0x67])))), 400, 'INVALID_PHOTO_KEY', 'photos.1'],
     ["a filename* that is not UTF-8", () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', undefined, "; filename*=utf-8''caf%E9.jpg"))), 400, 'INVALID_PHOTO_KEY', 'photos.0'],
     ['a 600-character file name', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'n'.repeat(596) + '.jpg'))), 400, 'INVALID_PHOTO_KEY', 'photos.0'],
@@ -177,7 +179,26 @@ describe('bad input to the ingest routes', () => {
     if (field !== undefined) expect(res.body.error.field).toBe(field);
     expect(await queued()).toBe(before); // nothing of a refused request is enqueued
     expect(await gw.detectQueue.getJob(photoJobId('bad', 'good.jpg'))).toBeUndefined();
+    expect(storedBlobs()).toEqual([]); // nor kept: no photo accepted so far, so no blob either
   }, 60_000);
+
+  /** The blobs on disk (every file under blobs/ but the temp folder), relative to the data dir. */
+  const storedBlobs = () =>
+    (existsSync(path.join(gw.dataDir, 'blobs')) ? readdirSync(path.join(gw.dataDir, 'blobs'), { recursive: true, withFileTypes: true }) : [])
+      .filter((e) => e.isFile())
+      .map((f) => path.relative(gw.dataDir, path.join(f.parentPath ?? f.path, f.name)))
+      .filter((f) => !f.startsWith(path.join('blobs', 'tmp') + path.sep));
+
+  it("a refused upload deletes the blobs it created, never one a photo refers to", async () => {
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const blobFile = (s: string) => path.join('blobs', sha(s).slice(0, 2), sha(s));
+    const kept = await post(gw.base, photos, MULTIPART, multipart(part('photos', 'shared bytes', 'kept.jpg')));
+    expect(kept.status).toBe(202);
+    const refused = await post(gw.base, photos, MULTIPART, multipart(part('photos', 'shared bytes', 'dup.jpg'), part('photos', 'new bytes', 'dup.jpg')));
+    expect(refused.body.error.code).toBe('DUPLICATE_KEY');
+    expect(storedBlobs()).toContain(blobFile('shared bytes'));
+    expect(storedBlobs()).not.toContain(blobFile('new bytes'));
+  });
 
   it('leaves no partial upload behind after refusing a 200 MB photo', async () => {
     const tmp = path.join(gw.dataDir, 'blobs', 'tmp');
@@ -189,7 +210,7 @@ describe('bad input to the ingest routes', () => {
     expect(res.status).toBe(202);
     const job = await gw.detectQueue.getJob(photoJobId('bad', '../../../etc/cron.d/x'));
     expect(job?.data).toMatchObject({ key: '../../../etc/cron.d/x', source: { kind: 'blob', blobId: expect.stringMatching(/^[0-9a-f]{64}$/) } });
-    // Every file the gateway ever wrote is a blob named by its hash (refused uploads above left some).
+    // Every file the gateway ever wrote is a blob named by its hash.
     const files = readdirSync(gw.dataDir, { recursive: true, withFileTypes: true })
       .filter((e) => e.isFile())
       .map((f) => path.relative(gw.dataDir, path.join(f.parentPath ?? f.path, f.name)));

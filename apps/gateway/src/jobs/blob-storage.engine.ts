@@ -1,4 +1,4 @@
-import type { BlobStore } from '@facepipe/pipeline';
+import type { BlobRefs, BlobStore } from '@facepipe/pipeline';
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
 
@@ -7,7 +7,16 @@ export interface UploadedPhoto extends Express.Multer.File {
   blobId: string;
   /** The content's hash (equal to blobId unless the blob is private). */
   sha256: string;
+  /** This upload wrote the blob (the same bytes were not stored already). */
+  created: boolean;
 }
+
+/**
+ * Whose the stored files are. `private`: each file is a private blob (random id, never shared,
+ * see BlobStore.put), deleted by its request. `refs`: files are shared, content-addressed blobs;
+ * a refused request deletes only those it created and no photo refers to.
+ */
+export type BlobOwnership = { private: true } | { private: false; refs: BlobRefs };
 
 /**
  * multer storage engine that streams each uploaded file into the BlobStore (temp file, fsync,
@@ -18,13 +27,12 @@ export class BlobStorageEngine implements StorageEngine {
   constructor(
     private readonly blobs: BlobStore,
     private readonly maxBytes: number,
-    /** Store each file as a private blob (random id, never shared): see BlobStore.put. */
-    private readonly privateBlobs = false,
+    private readonly ownership: BlobOwnership,
   ) {}
 
   _handleFile(_req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<UploadedPhoto>) => void): void {
-    this.blobs.put(file.stream, this.maxBytes, { private: this.privateBlobs }).then(
-      ({ blobId, size, sha256 }) => callback(null, { blobId, size, sha256 }),
+    this.blobs.put(file.stream, this.maxBytes, { private: this.ownership.private }).then(
+      ({ blobId, size, sha256, created }) => callback(null, { blobId, size, sha256, created }),
       (err: unknown) => {
         // Let the parser move on (multer then drains the rest of the request and fails it).
         file.stream.resume();
@@ -33,18 +41,24 @@ export class BlobStorageEngine implements StorageEngine {
     );
   }
 
-  /**
-   * Called by multer for the files already stored when a later part of the request fails. Shared
-   * (content-addressed) blobs may belong to photos of other jobs, so nothing is deleted for them
-   * (an unreferenced blob is garbage to collect, never a dangling reference); a private blob is
-   * this request's alone and goes at once.
-   */
+  /** Called by multer for the files already stored when a later part of the request fails. */
   _removeFile(_req: Request, file: Express.Multer.File, callback: (error: Error | null) => void): void {
-    const blobId = (file as Partial<UploadedPhoto>).blobId;
-    if (!this.privateBlobs || !blobId) return callback(null);
-    this.blobs.delete(blobId).then(
+    this.discard([file as Partial<UploadedPhoto>]).then(
       () => callback(null),
       () => callback(null), // best effort: the request fails with its own error either way
     );
+  }
+
+  /**
+   * Deletes what a refused request stored: its private blobs, or the shared blobs it created that
+   * no photo refers to. (A blob another request stored first, or that a concurrent upload of the
+   * same bytes has referenced since, stays.)
+   */
+  async discard(files: readonly Partial<UploadedPhoto>[]): Promise<void> {
+    for (const { blobId, created } of files) {
+      if (!blobId) continue;
+      if (this.ownership.private) await this.blobs.delete(blobId);
+      else if (created && !(await this.ownership.refs.isReferenced(blobId))) await this.blobs.delete(blobId);
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { MAX_ITEMS_PER_REQUEST } from '@facepipe/contracts';
-import { BlobStore } from '@facepipe/pipeline';
+import { BlobRefs, BlobStore } from '@facepipe/pipeline';
 import {
   BadRequestException,
   type CallHandler,
@@ -10,10 +10,11 @@ import {
 } from '@nestjs/common';
 import { FilesInterceptor, type MulterModuleOptions } from '@nestjs/platform-express';
 import type { Request } from 'express';
-import type { Observable } from 'rxjs';
+import { type Observable, catchError, from, mergeMap, throwError } from 'rxjs';
 import { ApiError } from '../common/api-error';
+import { GatewayLogger } from '../common/gateway-logger';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
-import { BlobStorageEngine } from './blob-storage.engine';
+import { BlobStorageEngine, type UploadedPhoto } from './blob-storage.engine';
 
 /** The multipart field that carries the photos; each file's name is its key. */
 export const PHOTOS_FIELD = 'photos';
@@ -23,18 +24,23 @@ export const MULTIPART_TEXT_FIELDS = ['webhookUrl', 'webhookSecret', 'seal'] as 
 /**
  * Parses a multipart submission, streaming every file of the `photos` field into the blob store
  * before the route runs; a JSON request passes through untouched. multer's errors become the
- * API's codes (TOO_MANY_ITEMS, PHOTO_TOO_LARGE, INVALID_MULTIPART).
+ * API's codes (TOO_MANY_ITEMS, PHOTO_TOO_LARGE, INVALID_MULTIPART). A refused submission (multer's
+ * errors, or the route's: a bad key, a refused webhook…) keeps none of the blobs it created.
  */
 @Injectable()
 export class PhotoUploadInterceptor implements NestInterceptor {
   private readonly files: NestInterceptor;
+  private readonly storage: BlobStorageEngine;
 
   constructor(
     blobs: BlobStore,
+    refs: BlobRefs,
+    private readonly logger: GatewayLogger,
     @InjectConfig() private readonly config: GatewayConfig,
   ) {
+    this.storage = new BlobStorageEngine(blobs, config.maxPhotoBytes, { private: false, refs });
     const options: MulterModuleOptions = {
-      storage: new BlobStorageEngine(blobs, config.maxPhotoBytes),
+      storage: this.storage, // multer itself discards the stored files when it fails the request
       preservePath: true, // a client's relative path ("2019/img1.jpg") is a better key than its basename
       defParamCharset: 'utf8',
       limits: {
@@ -52,10 +58,20 @@ export class PhotoUploadInterceptor implements NestInterceptor {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const req = context.switchToHttp().getRequest<Request>();
     if (!req.is('multipart/form-data')) return next.handle();
+    let handled: Observable<unknown>;
     try {
-      return await this.files.intercept(context, next);
+      handled = await this.files.intercept(context, next);
     } catch (err) {
       throw this.mapUploadError(err);
+    }
+    return handled.pipe(catchError((err: unknown) => from(this.discard(req.files as UploadedPhoto[] | undefined)).pipe(mergeMap(() => throwError(() => err)))));
+  }
+
+  private async discard(files: UploadedPhoto[] | undefined): Promise<void> {
+    try {
+      await this.storage.discard(files ?? []);
+    } catch (err) {
+      this.logger.warn('could not delete the uploads of a refused submission', { error: err instanceof Error ? err.message : String(err) });
     }
   }
 

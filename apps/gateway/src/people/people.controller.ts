@@ -2,7 +2,7 @@ import type { FacePage, PeoplePage, ReclusterStatus } from '@facepipe/contracts'
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Access } from '../access/access.decorator';
-import { Accepts, ContentTypeGuard } from '../common/content-type.guard';
+import { Accepts, BodyOptional, ContentTypeGuard } from '../common/content-type.guard';
 import { API_KEY_SECURITY, ERROR_SCHEMA } from '../common/openapi';
 import { openApiSchema, parseWith } from '../common/zod';
 import {
@@ -125,6 +125,9 @@ export class PeopleController {
   @Post('recluster')
   @Access('admin', { collection: 'name' })
   @HttpCode(202)
+  @Accepts('application/json')
+  @BodyOptional()
+  @UseGuards(ContentTypeGuard)
   @ApiOperation({
     summary: 'Re-cluster the unknown faces of a collection (background job)',
     description:
@@ -136,8 +139,10 @@ export class PeopleController {
   @ApiResponse({ status: 202, schema: openApiSchema(reclusterAcceptedSchema) })
   @ApiResponse({ status: 400, description: 'VALIDATION_FAILED', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 404, description: 'COLLECTION_NOT_FOUND', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 415, description: 'UNSUPPORTED_MEDIA_TYPE: a body that is not JSON', schema: ERROR_SCHEMA })
   async recluster(@Param('name') name: string, @Body() body: unknown): Promise<{ jobId: string }> {
-    const { jobId } = await this.people.recluster(name, parseWith(reclusterSchema, isEmptyBody(body) ? {} : body));
+    // No body at all reads as {}; a JSON body must be an object (an array or a string is 400).
+    const { jobId } = await this.people.recluster(name, parseWith(reclusterSchema, body ?? {}));
     return { jobId };
   }
 
@@ -151,9 +156,4 @@ export class PeopleController {
   reclusterStatus(@Param('name') name: string, @Param('jobId') jobId: string): Promise<ReclusterStatus> {
     return this.people.reclusterStatus(name, jobId);
   }
-}
-
-/** A POST without a body (no content type) reads as `{}`. */
-function isEmptyBody(body: unknown): boolean {
-  return body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0);
 }

@@ -26,14 +26,16 @@ export type SyncUploads = Partial<Record<SyncFileField, UploadedPhoto[]>>;
 @Injectable()
 export class SyncUploadInterceptor implements NestInterceptor {
   private readonly files: NestInterceptor;
+  private readonly storage: BlobStorageEngine;
 
   constructor(
-    private readonly blobs: BlobStore,
+    blobs: BlobStore,
     private readonly logger: GatewayLogger,
     @InjectConfig() private readonly config: GatewayConfig,
   ) {
+    this.storage = new BlobStorageEngine(blobs, config.maxPhotoBytes, { private: true });
     const options: MulterModuleOptions = {
-      storage: new BlobStorageEngine(blobs, config.maxPhotoBytes, true),
+      storage: this.storage,
       limits: { files: SYNC_FILE_FIELDS.length, fields: 8, fieldSize: 8 * 1024, fileSize: config.maxPhotoBytes + 1 },
     };
     const Files = FileFieldsInterceptor(SYNC_FILE_FIELDS.map((name) => ({ name, maxCount: 1 })), options);
@@ -44,7 +46,7 @@ export class SyncUploadInterceptor implements NestInterceptor {
     const req = context.switchToHttp().getRequest<Request>();
     if (!req.is('multipart/form-data')) return next.handle();
     // Deleted when the route has answered (or failed), including files stored before a failure.
-    const stored = (): string[] => Object.values((req.files ?? {}) as SyncUploads).flatMap((files) => (files ?? []).map((f) => f.blobId));
+    const stored = (): UploadedPhoto[] => Object.values((req.files ?? {}) as SyncUploads).flatMap((files) => files ?? []);
     const release = () => void this.release(stored());
     let handled: Observable<unknown>;
     try {
@@ -56,10 +58,9 @@ export class SyncUploadInterceptor implements NestInterceptor {
     return handled.pipe(finalize(release));
   }
 
-  private async release(blobIds: string[]): Promise<void> {
-    if (blobIds.length === 0) return;
+  private async release(files: UploadedPhoto[]): Promise<void> {
     try {
-      for (const blobId of blobIds) await this.blobs.delete(blobId);
+      await this.storage.discard(files);
     } catch (err) {
       this.logger.warn('could not delete the photos of a synchronous call', { error: err instanceof Error ? err.message : String(err) });
     }
