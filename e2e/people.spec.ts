@@ -252,3 +252,38 @@ it('does not bring a deleted collection back through photos still in flight', as
   const live = JSON.parse((await redis.hget(`${service.prefix}:collections`, 'inflight'))!).createdAt.replace(/[^0-9A-Za-z]/g, '');
   expect(generations).not.toContain(`g${live}`);
 });
+
+it('serves no thumbnail of a face the index no longer holds, though its crop is still on disk', async () => {
+  expect((await api('POST', '/v1/collections', { name: 'swap' })).status).toBe(201);
+  const first = await upload('swap', [['sample1.jpg', 'swap.jpg']]);
+  await settled(first);
+  type Result = { items: { faces: { faceId: string; box: [number, number, number, number] }[] }[] };
+  const before = (await api<Result>('GET', `/v1/jobs/${first}/results`)).json.items[0].faces;
+  expect(before.length).toBeGreaterThanOrEqual(2);
+  for (const f of before) expect((await thumbnail(f.faceId)).status).toBe(200);
+  const crops = readdirSync(path.join(service.dataDir, 'blobs', 'thumbnails', 'swap'), { recursive: true }).filter((f) => String(f).endsWith('.jpg'));
+  expect(crops).toHaveLength(before.length);
+
+  // The same key again, now a crop of the photo around its first face only: the others leave the index.
+  const [x, y, w, h] = before[0].box;
+  const meta = await sharp(path.join(DEMO, 'sample1.jpg')).metadata();
+  const left = Math.max(0, Math.round(x - w * 0.6)), top = Math.max(0, Math.round(y - h * 0.6));
+  const one = await sharp(path.join(DEMO, 'sample1.jpg'))
+    .extract({ left, top, width: Math.min(meta.width! - left, Math.round(w * 2.2)), height: Math.min(meta.height! - top, Math.round(h * 2.2)) })
+    .jpeg()
+    .toBuffer();
+  const form = new FormData();
+  form.append('photos', new Blob([one]), 'swap.jpg');
+  const second = await api<{ jobId: string }>('POST', '/v1/collections/swap/photos', form);
+  await settled(second.json.jobId);
+  const after = (await api<Result>('GET', `/v1/jobs/${second.json.jobId}/results`)).json.items[0].faces.map((f) => f.faceId);
+  expect(after).toHaveLength(1);
+  expect((await api('GET', '/v1/collections/swap')).json).toMatchObject({ photos: 1, faces: 1 });
+  const gone = before.map((f) => f.faceId).filter((id) => !after.includes(id));
+  expect(gone.length).toBe(before.length - 1);
+  // Their crops are still files (the detector wrote them, the matcher dropped the faces) …
+  expect(readdirSync(path.join(service.dataDir, 'blobs', 'thumbnails', 'swap'), { recursive: true }).filter((f) => String(f).endsWith('.jpg'))).toHaveLength(before.length);
+  // … but the route answers from the index.
+  for (const id of gone) expect((await thumbnail(id)).status).toBe(404);
+  expect((await thumbnail(after[0])).status).toBe(200);
+});

@@ -81,6 +81,8 @@ export class IndexOpsProcessor {
         return this.personFaces(collection, op);
       case 'listIdentityFaces':
         return this.facePage(collection, { identityId: op.identityId }, op.cursor, op.limit);
+      case 'hasFace':
+        return this.hasFace(collection, op.faceId);
       case 'namePerson':
         return this.write(collection, () => this.namePerson(collection, op));
       case 'mergePeople':
@@ -129,6 +131,16 @@ export class IndexOpsProcessor {
     const page = await this.facePage(collection, { personId: op.personId, kind: 'person' }, op.cursor, op.limit);
     if (page.items.length === 0 && op.cursor === undefined) throw personNotFound(op.personId);
     return page;
+  }
+
+  private async hasFace(collection: string, faceId: string): Promise<{ exists: boolean }> {
+    try {
+      const [hit] = await this.index.get(collection, [faceId]);
+      return { exists: hit !== null };
+    } catch (err) {
+      if (err instanceof FaceIndexError && err.code === 'COLLECTION_NOT_FOUND') return { exists: false };
+      throw err;
+    }
   }
 
   private async facePage(collection: string, filter: FaceFilter, cursor: string | undefined, limit: number): Promise<FacePage> {

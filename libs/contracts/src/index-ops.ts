@@ -53,6 +53,8 @@ export const indexOpSchema = z.discriminatedUnion('type', [
   /** Full re-clustering of the unknown, unpinned faces (DBSCAN). Runs as a tracked background job. */
   z.object({ type: z.literal('recluster'), minFaces: z.number().int().min(1).max(1000), eps: z.number().min(-1).max(1).optional() }),
   z.object({ type: z.literal('listIdentityFaces'), identityId: z.string().min(1), cursor, limit }),
+  /** Is the face in the index? (Its thumbnail is served only then: see the faces controller.) */
+  z.object({ type: z.literal('hasFace'), faceId: z.string().min(1).max(128) }),
 ]);
 export type IndexOp = z.infer<typeof indexOpSchema>;
 export type IndexOpType = IndexOp['type'];
@@ -104,6 +106,7 @@ export interface IndexOpResults {
   dropCollection: { faces: number };
   recluster: ReclusterStatus;
   listIdentityFaces: FacePage;
+  hasFace: { exists: boolean };
 }
 
 export const reclusterStateSchema = z.enum(['queued', 'running', 'completed', 'failed']);
