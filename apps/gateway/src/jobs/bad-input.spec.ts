@@ -145,6 +145,8 @@ describe('bad input to the ingest routes', () => {
     ['a key with a lone surrogate', () => post(gw.base, photos, JSON_TYPE, `{"items":[${json(good())},{"key":"\\ud800","path":"${root}/x.jpg"}]}`), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
     ['a non-UTF-8 (latin1) file name', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'ok.jpg'), part('photos', 'y', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x6a, 0x70, 0x67])))), 400, 'INVALID_PHOTO_KEY', 'photos.1'],
     ["a filename* that is not UTF-8", () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', undefined, "; filename*=utf-8''caf%E9.jpg"))), 400, 'INVALID_PHOTO_KEY', 'photos.0'],
+    ['an empty file name', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'ok.jpg'), part('photos', 'y', ''))), 400, 'INVALID_PHOTO_KEY', 'photos'],
+    ['a photos part without a file name', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'ok.jpg'), part('photos', 'y'))), 400, 'INVALID_PHOTO_KEY', 'photos'],
     ['a 600-character file name', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'n'.repeat(596) + '.jpg'))), 400, 'INVALID_PHOTO_KEY', 'photos.0'],
     ['a 100 KB file name (a part header over 16 KB)', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'n'.repeat(100_000)))), 400, 'INVALID_MULTIPART'],
     ['two file names that are one key', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'd/a.jpg'), part('photos', 'y', 'd/a.jpg'))), 400, 'DUPLICATE_KEY', 'photos.1'],
