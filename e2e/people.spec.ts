@@ -235,6 +235,8 @@ it('lists people, merges, moves, names, reclusters keeping the manual decisions,
   expect((await api('GET', `/v1/collections/${C}`)).json).toMatchObject({ photos: 0, faces: 0, people: 0 });
   expect(await allPeople(C)).toEqual([]);
   for (const id of remaining) expect((await thumbnail(id)).status).toBe(404);
+  // A photo of the deleted namesake (its finished detect job is still kept) is not this collection's.
+  expect((await api('DELETE', `/v1/collections/${C}/photos/two.jpg`)).json.error.code).toBe('PHOTO_NOT_FOUND');
 });
 
 it('does not bring a deleted collection back through photos still in flight', async () => {

@@ -40,9 +40,9 @@ export class EraseService {
 
   /** DELETE /v1/collections/{c}/photos/{key} */
   async erasePhoto(collection: string, key: string): Promise<{ collection: string; key: string; faces: number }> {
-    await this.collections.assertExists(collection);
+    const { createdAt } = await this.collections.record(collection);
     if (!PHOTO_KEY.test(key)) throw photoNotFound(key);
-    const pending = await this.stopPending(collection, key);
+    const pending = await this.stopPending(collection, key, Date.parse(createdAt));
     const erased = await this.eraseFaces(collection, { photoKey: key });
     await this.removeStageJobs(collection, key);
     const hadBlobs = (await this.blobRefs.blobsOf(collection, key)).length > 0;
@@ -90,13 +90,17 @@ export class EraseService {
    * A photo still on its way through the pipeline would be indexed after its erasure: a waiting one
    * is taken off the queue (its job settles it as PHOTO_ERASED); one being processed is 409.
    */
-  private async stopPending(collection: string, key: string): Promise<{ jobId?: string }> {
+  private async stopPending(collection: string, key: string, collectionCreatedAt: number): Promise<{ jobId?: string }> {
     const queue = this.queues.get(QUEUES.detect);
     const id = photoJobId(collection, key);
     const job = await queue.getJob(id);
     if (!job) return {};
     const jobId = (job.data as { jobId?: string } | undefined)?.jobId;
     const state = await job.getState();
+    // A finished stage job is kept a day: a finished one older than the collection is of a deleted
+    // namesake, not this photo. (Only finished ones: a waiting photo is always stopped, whatever
+    // the clocks of the gateways that created the collection and queued the photo say.)
+    if ((state === 'completed' || state === 'failed') && job.timestamp < collectionCreatedAt) return {};
     const inProgress = () =>
       new ApiError(409, 'PHOTO_IN_PROGRESS', `Photo ${JSON.stringify(key)} is being processed; erase it once its job has settled it`);
     if (DETECT_WAITING_STATES.has(state)) {
