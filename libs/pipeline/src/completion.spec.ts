@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { enqueueWebhook, settlePhoto, webhookBackoffMs, webhookEventId } from './completion';
 import { JobStore } from './job-store';
 import { Queues } from './queues';
-import { deleteKeys, testRedis, uniquePrefix } from './test-support';
+import { deleteKeys, jobWith, testRedis, uniquePrefix } from './test-support';
 
 describe('completion', () => {
   const prefix = uniquePrefix('completion');
@@ -23,7 +23,7 @@ describe('completion', () => {
   });
 
   it('enqueues the webhook once, when the last photo settles', async () => {
-    const { id } = await jobs.create({ collection: 'c', sealed: true, keys: ['a', 'b'], webhook: { url: 'https://example.test/h' } });
+    const id = await jobWith(jobs, { collection: 'c', sealed: true, webhook: { url: 'https://example.test/h' } }, ['a', 'b']);
     await settlePhoto(queues, jobs, id, { key: 'a', status: 'done', faces: [] });
     expect(await queues.get('notify').getJob(webhookEventId(id))).toBeUndefined();
     await settlePhoto(queues, jobs, id, { key: 'b', status: 'done', faces: [] });
@@ -35,7 +35,7 @@ describe('completion', () => {
   });
 
   it('still enqueues the webhook when the stage died between completing the job and enqueuing', async () => {
-    const { id } = await jobs.create({ collection: 'c', sealed: true, keys: ['a'], webhook: { url: 'https://example.test/h' } });
+    const id = await jobWith(jobs, { collection: 'c', sealed: true, webhook: { url: 'https://example.test/h' } }, ['a']);
     // The first attempt settled the last photo (the job completed) and was SIGKILLed before enqueuing.
     expect((await jobs.settlePhoto(id, { key: 'a', status: 'done', faces: [] })).completedNow).toBe(true);
     expect(await queues.get('notify').getJob(webhookEventId(id))).toBeUndefined();
@@ -45,7 +45,7 @@ describe('completion', () => {
   });
 
   it('enqueues nothing for a job without a webhook', async () => {
-    const { id } = await jobs.create({ collection: 'c', sealed: true, keys: ['a'] });
+    const id = await jobWith(jobs, { collection: 'c', sealed: true }, ['a']);
     await settlePhoto(queues, jobs, id, { key: 'a', status: 'done', faces: [] });
     expect(await queues.get('notify').getJob(webhookEventId(id))).toBeUndefined();
   });

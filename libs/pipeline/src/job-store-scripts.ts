@@ -42,50 +42,50 @@ end
 
 /**
  * KEYS: meta, keys, results, deliveries. ARGV: id, collection, sealed (0|1), createdAt,
- * webhookUrl|'', webhookSecret|'', retention, photo keys…
- * Returns the number of distinct keys added, or -1 if the id exists already.
+ * webhookUrl|'', webhookSecret|'', retention. Photos come later (ADD_PHOTOS).
+ * Returns 0, or -1 if the id exists already.
  */
 export const CREATE_JOB = `${RETENTION}
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
-local seq = 0
-for i = 8, #ARGV do
-  if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
-    seq = seq + 1
-    redis.call('ZADD', KEYS[2], seq, ARGV[i])
-  end
-end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'collection', ARGV[2], 'sealed', ARGV[3], 'createdAt', ARGV[4],
-  'total', seq, 'done', 0, 'failed', 0, 'faces', 0, 'seq', seq, 'completed', '0')
+  'total', 0, 'done', 0, 'failed', 0, 'faces', 0, 'seq', 0, 'completed', '0')
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'webhookUrl', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'webhookSecret', ARGV[6]) end
-if ARGV[3] == '1' and seq == 0 then
+if ARGV[3] == '1' then
   redis.call('HSET', KEYS[1], 'completed', '1', 'finishedAt', ARGV[4])
   startRetention(ARGV[7])
 end
-return seq
+return 0
 `;
 
 /**
- * KEYS: meta, keys. ARGV: photo keys… A key already in the job is skipped (idempotent).
- * Returns the number added, -1 no such job, -2 sealed.
+ * KEYS: meta, keys, adding (the prefix's zset of adds not yet known to be queued). ARGV: now (ms),
+ * photo keys… A key already in the job is skipped: a retried request adds nothing twice, and a
+ * job takes each key once. The new keys get the next sequence numbers, and the add is recorded in
+ * `adding` as the token "<job id>:<first seq, exclusive>:<last seq>" (score: now) until the caller
+ * has queued them (JobStore.markQueued); see JobStore.strandedAdds for what happens otherwise.
+ * Returns {token, new keys…} ({''} when nothing was new), -1 no such job, -2 sealed.
  */
 export const ADD_PHOTOS = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[1], 'sealed') == '1' then return -2 end
-local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
-local added = 0
-for i = 1, #ARGV do
+local first = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+local seq = first
+local out = {''}
+for i = 2, #ARGV do
   if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
     seq = seq + 1
-    added = added + 1
     redis.call('ZADD', KEYS[2], seq, ARGV[i])
+    out[#out + 1] = ARGV[i]
   end
 end
-if added > 0 then
+if seq > first then
   redis.call('HSET', KEYS[1], 'seq', seq)
-  redis.call('HINCRBY', KEYS[1], 'total', added)
+  redis.call('HINCRBY', KEYS[1], 'total', seq - first)
+  out[1] = redis.call('HGET', KEYS[1], 'id') .. ':' .. first .. ':' .. seq
+  redis.call('ZADD', KEYS[3], ARGV[1], out[1])
 end
-return added
+return out
 `;
 
 /**

@@ -2,7 +2,7 @@ import type { PhotoResult } from '@facepipe/contracts';
 import type { Redis } from 'ioredis';
 import { JobStore } from './job-store';
 import { PipelineError } from './pipeline-error';
-import { deleteKeys, testRedis, uniquePrefix } from './test-support';
+import { deleteKeys, jobWith, testRedis, uniquePrefix } from './test-support';
 
 const done = (key: string, faces = 1): PhotoResult => ({
   key,
@@ -58,11 +58,12 @@ describe('JobStore', () => {
     expect(await store.webhookOf('j000000000000000000000000')).toBeNull();
   });
 
-  it('adds photos idempotently and refuses them once sealed', async () => {
+  it('adds each key once, answering the new ones, and refuses photos once sealed', async () => {
     const { id } = await store.create({ collection: 'c', sealed: false });
-    expect(await store.addPhotos(id, ['a', 'b', 'a'])).toEqual({ added: 2 });
-    expect(await store.addPhotos(id, ['b', 'c'])).toEqual({ added: 1 });
-    expect(await store.addPhotos(id, [])).toEqual({ added: 0 });
+    expect(await store.addPhotos(id, ['a', 'b', 'a'])).toEqual({ added: ['a', 'b'], token: `${id}:0:2` });
+    expect(await store.addPhotos(id, ['b', 'c'])).toEqual({ added: ['c'], token: `${id}:2:3` });
+    expect(await store.addPhotos(id, ['a'])).toEqual({ added: [], token: null });
+    expect(await store.addPhotos(id, [])).toEqual({ added: [], token: null });
     expect((await store.get(id))?.total).toBe(3);
     await store.seal(id);
     const err = await store.addPhotos(id, ['d']).catch((e: unknown) => e);
@@ -71,16 +72,34 @@ describe('JobStore', () => {
     expect((await store.get(id))?.total).toBe(3);
   });
 
-  it('takes keys at creation', async () => {
-    const view = await store.create({ collection: 'c', sealed: true, keys: ['x', 'y', 'x'] });
-    expect(view).toMatchObject({ total: 2, sealed: true, state: 'queued' });
-    const empty = await store.create({ collection: 'c', sealed: true, keys: [] });
-    expect(empty.state).toBe('completed');
+  it('completes a job created sealed at once: it is empty', async () => {
+    const empty = await store.create({ collection: 'c', sealed: true });
+    expect(empty).toMatchObject({ state: 'completed', total: 0, sealed: true });
     expect(empty.finishedAt).toBeDefined();
   });
 
+  it('lists the adds never marked queued, with their unsettled photos, once they are old enough', async () => {
+    const own = new JobStore(redis, `${prefix}-adds`, WEEK);
+    const { id } = await own.create({ collection: 'c', sealed: false });
+    const queued = await own.addPhotos(id, ['q1', 'q2']);
+    await own.markQueued(queued.token!);
+    const lost = await own.addPhotos(id, ['l1', 'l2', 'l3']);
+    await own.settlePhoto(id, done('l2')); // settled anyway (say, PHOTO_IN_PROGRESS before the crash)
+    expect(await own.strandedAdds(Date.now() - 60_000)).toEqual([]); // too recent: its gateway may still be queueing
+    expect(await own.strandedAdds(Date.now() + 1)).toEqual([{ token: lost.token, jobId: id, collection: 'c', keys: ['l1', 'l3'] }]);
+    await own.markQueued(lost.token!);
+    expect(await own.strandedAdds(Date.now() + 1)).toEqual([]);
+    // An add whose job has gone (expired, or its collection deleted) is dropped.
+    const gone = await own.create({ collection: 'c', sealed: false });
+    await own.addPhotos(gone.id, ['x']);
+    await redis.del(own.keys(gone.id).meta);
+    expect(await own.strandedAdds(Date.now() + 1)).toEqual([]);
+    expect(await redis.zcard(`${prefix}-adds:jobs:adding`)).toBe(0);
+    await deleteKeys(redis, `${prefix}-adds`);
+  });
+
   it('counts a photo once however often it settles', async () => {
-    const { id } = await store.create({ collection: 'c', sealed: false, keys: ['a', 'b'] });
+    const id = await jobWith(store, { collection: 'c', sealed: false }, ['a', 'b']);
     expect(await store.settlePhoto(id, done('a', 2))).toEqual({ completedNow: false });
     expect(await store.settlePhoto(id, done('a', 2))).toEqual({ completedNow: false });
     expect(await store.get(id)).toMatchObject({ state: 'running', done: 1, failed: 0, faces: 2 });
@@ -88,7 +107,7 @@ describe('JobStore', () => {
   });
 
   it('re-settling done → failed moves the counts and keeps completion', async () => {
-    const { id } = await store.create({ collection: 'c', sealed: true, keys: ['a', 'b'] });
+    const id = await jobWith(store, { collection: 'c', sealed: true }, ['a', 'b']);
     await store.settlePhoto(id, done('a', 3));
     expect(await store.settlePhoto(id, done('b', 1))).toEqual({ completedNow: true });
     expect(await store.get(id)).toMatchObject({ state: 'completed', done: 2, failed: 0, faces: 4 });
@@ -104,7 +123,7 @@ describe('JobStore', () => {
 
   it('reports completedNow exactly once under 200 concurrent settles, duplicates included', async () => {
     const keys = Array.from({ length: 120 }, (_, i) => `photo-${i}`);
-    const { id } = await store.create({ collection: 'c', sealed: true, keys });
+    const id = await jobWith(store, { collection: 'c', sealed: true }, keys);
     // 120 first settles and 80 duplicates, interleaved, on two connections.
     const second = redis.duplicate();
     const other = new JobStore(second, prefix, WEEK);
@@ -125,7 +144,7 @@ describe('JobStore', () => {
   });
 
   it('completes on seal when every photo settled before', async () => {
-    const { id } = await store.create({ collection: 'c', sealed: false, keys: ['a', 'b'] });
+    const id = await jobWith(store, { collection: 'c', sealed: false }, ['a', 'b']);
     expect(await store.settlePhoto(id, done('a'))).toEqual({ completedNow: false });
     expect(await store.settlePhoto(id, failed('b'))).toEqual({ completedNow: false });
     expect((await store.get(id))?.state).toBe('running');
@@ -138,7 +157,7 @@ describe('JobStore', () => {
 
   it('pages results in insertion order with a cursor, skipping pending photos', async () => {
     const keys = Array.from({ length: 25 }, (_, i) => `k${String(i).padStart(2, '0')}`).reverse(); // not sorted
-    const { id } = await store.create({ collection: 'c', sealed: false, keys });
+    const id = await jobWith(store, { collection: 'c', sealed: false }, keys);
     // settle in a different order from insertion, leaving every fifth one pending
     for (const key of [...keys].sort()) if (!key.endsWith('0') && !key.endsWith('5')) await store.settlePhoto(id, done(key));
     const seen: string[] = [];
@@ -201,7 +220,7 @@ describe('JobStore', () => {
     };
 
     it('keeps an open or running job without expiry', async () => {
-      const { id } = await store.create({ collection: 'c', sealed: false, keys: ['a', 'b'] });
+      const id = await jobWith(store, { collection: 'c', sealed: false }, ['a', 'b']);
       await store.settlePhoto(id, done('a'));
       await store.recordDelivery(id, { at: '2025-01-01T00:00:00.000Z', status: 500 });
       expect(await ttls(id)).toEqual([-1, -1, -1, -1]);
@@ -210,14 +229,14 @@ describe('JobStore', () => {
     });
 
     it('starts the retention of all four keys when the job completes, whichever call completes it', async () => {
-      const settled = await store.create({ collection: 'c', sealed: true, keys: ['a'] });
-      await store.recordDelivery(settled.id, { at: '2025-01-01T00:00:00.000Z', status: 500 });
-      await store.settlePhoto(settled.id, done('a'));
-      const sealed = await store.create({ collection: 'c', sealed: false, keys: ['a'] });
-      await store.settlePhoto(sealed.id, done('a'));
-      await store.seal(sealed.id);
+      const settled = await jobWith(store, { collection: 'c', sealed: true }, ['a']);
+      await store.recordDelivery(settled, { at: '2025-01-01T00:00:00.000Z', status: 500 });
+      await store.settlePhoto(settled, done('a'));
+      const sealed = await jobWith(store, { collection: 'c', sealed: false }, ['a']);
+      await store.settlePhoto(sealed, done('a'));
+      await store.seal(sealed);
       const empty = await store.create({ collection: 'c', sealed: true });
-      for (const [id, withDeliveries] of [[settled.id, true], [sealed.id, false], [empty.id, false]] as const) {
+      for (const [id, withDeliveries] of [[settled, true], [sealed, false], [empty.id, false]] as const) {
         const [meta, keys, results, deliveries] = await ttls(id);
         expect(meta).toBeGreaterThan(WEEK - 60);
         expect(meta).toBeLessThanOrEqual(WEEK);
@@ -227,7 +246,7 @@ describe('JobStore', () => {
     });
 
     it('lets keys written after completion expire with the job', async () => {
-      const { id } = await store.create({ collection: 'c', sealed: true, keys: ['a'] });
+      const id = await jobWith(store, { collection: 'c', sealed: true }, ['a']);
       await store.settlePhoto(id, done('a'));
       await redis.expire(store.keys(id).meta, 1_000); // as if most of the week had passed
       await store.recordDelivery(id, { at: '2025-01-01T00:00:00.000Z', status: 200 });
@@ -243,7 +262,7 @@ describe('JobStore', () => {
 
     it('forgets a completed job once its retention has passed', async () => {
       const brief = new JobStore(redis, prefix, 1);
-      const { id } = await brief.create({ collection: 'c', sealed: true, keys: ['a'] });
+      const id = await jobWith(brief, { collection: 'c', sealed: true }, ['a']);
       await brief.settlePhoto(id, done('a'));
       await brief.recordDelivery(id, { at: '2025-01-01T00:00:00.000Z', status: 200 });
       expect(await brief.get(id)).toMatchObject({ state: 'completed' });
@@ -256,7 +275,7 @@ describe('JobStore', () => {
 
     it('keeps a completed job for ever with retention 0', async () => {
       const forever = new JobStore(redis, prefix, 0);
-      const { id } = await forever.create({ collection: 'c', sealed: true, keys: ['a'] });
+      const id = await jobWith(forever, { collection: 'c', sealed: true }, ['a']);
       await forever.settlePhoto(id, done('a'));
       await forever.recordDelivery(id, { at: '2025-01-01T00:00:00.000Z', status: 200 });
       expect(await forever.get(id)).toMatchObject({ state: 'completed' });

@@ -6,11 +6,20 @@ import { PipelineError } from './pipeline-error';
 
 export interface CreateJobInput {
   collection: string;
-  /** Sealed: no photos will be added later, so the job completes when the given ones settle. */
+  /** Sealed: no photos will be added (a job created sealed is empty, so complete at once). */
   sealed: boolean;
   webhook?: { url: string; secret?: string };
-  /** Photos to register atomically with the job (duplicates collapse). */
-  keys?: string[];
+}
+
+/**
+ * An add whose photos were counted on their job but may never have been queued: its gateway died
+ * in between. `keys`: those of its photos that have not settled.
+ */
+export interface StrandedAdd {
+  token: string;
+  jobId: string;
+  collection: string;
+  keys: string[];
 }
 
 export interface WebhookDelivery {
@@ -22,7 +31,7 @@ export interface WebhookDelivery {
 /** The ioredis commands that `defineCommand` adds for the scripts. */
 interface JobStoreCommands {
   facepipeJobCreate(meta: string, keys: string, results: string, deliveries: string, ...args: string[]): Promise<number>;
-  facepipeJobAddPhotos(meta: string, keys: string, ...photoKeys: string[]): Promise<number>;
+  facepipeJobAddPhotos(meta: string, keys: string, adding: string, now: string, ...photoKeys: string[]): Promise<number | string[]>;
   facepipeJobSeal(meta: string, keys: string, results: string, deliveries: string, now: string, retention: string): Promise<number>;
   facepipeJobSettle(meta: string, keys: string, results: string, deliveries: string, ...args: string[]): Promise<number>;
   facepipeJobRecordDelivery(meta: string, deliveries: string, json: string, keep: string): Promise<number>;
@@ -58,7 +67,7 @@ export class JobStore {
     this.retention = String(retentionSeconds);
     // defineCommand loads each script by SHA on first use and re-sends it after a SCRIPT FLUSH.
     redis.defineCommand('facepipeJobCreate', { numberOfKeys: 4, lua: CREATE_JOB });
-    redis.defineCommand('facepipeJobAddPhotos', { numberOfKeys: 2, lua: ADD_PHOTOS });
+    redis.defineCommand('facepipeJobAddPhotos', { numberOfKeys: 3, lua: ADD_PHOTOS });
     redis.defineCommand('facepipeJobSeal', { numberOfKeys: 4, lua: SEAL_JOB });
     redis.defineCommand('facepipeJobSettle', { numberOfKeys: 4, lua: SETTLE_PHOTO });
     redis.defineCommand('facepipeJobRecordDelivery', { numberOfKeys: 2, lua: RECORD_DELIVERY });
@@ -72,17 +81,22 @@ export class JobStore {
     return { meta, keys: `${meta}:keys`, results: `${meta}:results`, deliveries: `${meta}:deliveries` };
   }
 
+  /** Adds counted but not yet known to be queued (ADD_PHOTOS): token → when. */
+  private get addingKey(): string {
+    return `${this.prefix}:jobs:adding`;
+  }
+
   /**
-   * A new job with id 'j' + 24 random hex digits. A job created sealed with no keys is complete at
-   * once (its view says so; there is no settle to report it).
+   * A new job with id 'j' + 24 random hex digits, without photos (addPhotos). One created sealed is
+   * complete at once (its view says so; there is no settle to report it).
    */
   async create(input: CreateJobInput): Promise<JobView> {
     for (;;) {
       const id = `j${randomBytes(12).toString('hex')}`;
       const k = this.keys(id);
       const args = [id, input.collection, input.sealed ? '1' : '0', new Date().toISOString(), input.webhook?.url ?? '', input.webhook?.secret ?? '', this.retention];
-      const added = await this.redis.facepipeJobCreate(k.meta, k.keys, k.results, k.deliveries, ...args, ...(input.keys ?? []));
-      if (added >= 0) return (await this.get(id))!;
+      const created = await this.redis.facepipeJobCreate(k.meta, k.keys, k.results, k.deliveries, ...args);
+      if (created >= 0) return (await this.get(id))!;
       // -1: 96 random bits collided with an existing job; draw again.
     }
   }
@@ -100,13 +114,53 @@ export class JobStore {
     return toView(h, (deliveriesRes?.[1] as string[]).map((d) => JSON.parse(d) as WebhookDelivery));
   }
 
-  /** Adds photos to an open job. Keys already in the job are ignored, so a retried request is harmless. */
-  async addPhotos(id: string, keys: string[]): Promise<{ added: number }> {
+  /**
+   * Adds photos to an open job and answers the keys that are new to it. A key already in the job is
+   * ignored (a retried request is harmless; a job takes each key once), so only `added` may be
+   * queued. Once they are, call markQueued(token): until then the add counts as in progress, and
+   * one still unmarked after a while is a stranded add (strandedAdds). `token` is null when nothing
+   * was new.
+   */
+  async addPhotos(id: string, keys: string[]): Promise<{ added: string[]; token: string | null }> {
     const k = this.keys(this.checkId(id));
-    const added = await this.redis.facepipeJobAddPhotos(k.meta, k.keys, ...keys);
-    if (added === -1) throw jobNotFound(id);
-    if (added === -2) throw new PipelineError('JOB_SEALED', `job ${id} is sealed: no more photos can be added`);
-    return { added };
+    const r = await this.redis.facepipeJobAddPhotos(k.meta, k.keys, this.addingKey, String(Date.now()), ...keys);
+    if (r === -1) throw jobNotFound(id);
+    if (r === -2) throw new PipelineError('JOB_SEALED', `job ${id} is sealed: no more photos can be added`);
+    const [token, ...added] = r as string[];
+    return { added, token: token || null };
+  }
+
+  /** The photos of an add are on the queue (or settled): it is no longer in progress. */
+  async markQueued(token: string): Promise<void> {
+    await this.redis.zrem(this.addingKey, token);
+  }
+
+  /**
+   * Adds counted before `before` (ms) and never marked queued: a gateway died between counting
+   * and queueing them, or is still at it when `before` is recent. At most `limit` of them, oldest
+   * first; adds whose job is gone are dropped on the way.
+   */
+  async strandedAdds(before: number, limit = 100): Promise<StrandedAdd[]> {
+    const tokens = await this.redis.zrangebyscore(this.addingKey, '-inf', before, 'LIMIT', 0, limit);
+    const out: StrandedAdd[] = [];
+    for (const token of tokens) {
+      const m = /^(j[0-9a-f]{24}):(\d+):(\d+)$/.exec(token);
+      const k = m && this.keys(m[1]);
+      const collection = k && (await this.redis.hget(k.meta, 'collection'));
+      if (!m || !k || !collection) {
+        await this.markQueued(token);
+        continue;
+      }
+      const keys = await this.redis.zrangebyscore(k.keys, `(${m[2]}`, m[3]);
+      const unsettled: string[] = [];
+      for (let i = 0; i < keys.length; i += 1000) {
+        const chunk = keys.slice(i, i + 1000);
+        const results = await this.redis.hmget(k.results, ...chunk);
+        chunk.forEach((key, j) => results[j] === null && unsettled.push(key));
+      }
+      out.push({ token, jobId: m[1], collection, keys: unsettled });
+    }
+    return out;
   }
 
   /** No more photos will come. If all have settled already, this completes the job (completedNow). */

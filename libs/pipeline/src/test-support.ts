@@ -2,6 +2,7 @@
 // run under its own key prefix, and delete only their own keys afterwards.
 import { Redis } from 'ioredis';
 import net from 'node:net';
+import type { CreateJobInput, JobStore } from './job-store';
 
 export function testRedisUrl(): string {
   return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -45,4 +46,16 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * A job holding `keys`, made the way the gateway makes one: created open, the photos added (and
+ * marked queued, as if enqueued), then sealed when `input.sealed`. Returns its id.
+ */
+export async function jobWith(store: JobStore, input: CreateJobInput, keys: string[]): Promise<string> {
+  const { id } = await store.create({ ...input, sealed: false });
+  const { token } = await store.addPhotos(id, keys);
+  if (token) await store.markQueued(token);
+  if (input.sealed) await store.seal(id);
+  return id;
 }

@@ -81,10 +81,15 @@ export class JobsService {
   }
 
   private async addAndEnqueue(jobId: string, collection: string, photos: PhotoToAdd[]): Promise<void> {
-    await this.jobs.addPhotos(jobId, photos.map((p) => p.key));
+    // Counted first, so no worker can settle a key the job does not know yet. A key the job has
+    // already is not queued again: a job takes each key once (a retried request changes nothing).
+    const { added, token } = await this.jobs.addPhotos(jobId, photos.map((p) => p.key));
     // Before the photos can be indexed: erasing one must find (and may delete) its uploaded bytes.
+    // Every upload is recorded, a skipped key's too: it is another version of that key's photo.
     await this.blobRefs.record(collection, photos.flatMap((p) => (p.source.kind === 'blob' ? [{ key: p.key, blobId: p.source.blobId }] : [])));
-    const outcome = await this.detect.enqueue(jobId, collection, photos);
+    if (!token) return;
+    const fresh = new Set(added);
+    const outcome = await this.detect.enqueue(jobId, collection, photos.filter((p) => fresh.has(p.key)));
     // A waiting photo of another job was replaced by this one: that job settles it as superseded.
     for (const { jobId: other, key } of outcome.superseded) {
       await this.settleFailed(other, key, 'PHOTO_SUPERSEDED', `Replaced by a later submission of the same key in job ${jobId}`);
@@ -93,6 +98,8 @@ export class JobsService {
     for (const { jobId: other, key } of outcome.inFlight) {
       await this.settleFailed(jobId, key, 'PHOTO_IN_PROGRESS', `This key is being processed for job ${other}; submit it again once that job has settled it`);
     }
+    // Queued (or settled): a gateway dying before this line leaves the add to StrandedAddSweep.
+    await this.jobs.markQueued(token);
   }
 
   private async settleFailed(jobId: string, key: string, code: string, message: string): Promise<void> {

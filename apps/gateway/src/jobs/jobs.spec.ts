@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEMO_DIR, type TestGateway, startTestGateway } from '../testing/test-gateway';
+import { STRANDED_AFTER_MS, StrandedAddSweep } from './stranded-add-sweep';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -233,6 +234,38 @@ describe('photo submission and batch jobs', () => {
       const late = await gw.fetch(`/v1/jobs/${jobId}/photos`, { method: 'POST', json: { items: [{ path: `${root}/o/5.jpg` }] } });
       expect(late.status).toBe(409);
       expect(late.body.error.code).toBe('JOB_SEALED');
+    });
+
+    it('takes a key once per job: adding it again changes nothing, even after it settled', async () => {
+      const { jobId } = (await gw.fetch('/v1/collections/open/photos', { method: 'POST', json: { items: [{ key: 'once', path: `${root}/o/once.jpg` }], seal: false } })).body;
+      const queued = await detectJob('open', 'once');
+      await gw.jobStore.settlePhoto(jobId, { key: 'once', status: 'done', faces: [] }); // as the matcher would
+      const again = await gw.fetch(`/v1/jobs/${jobId}/photos`, { method: 'POST', json: { items: [{ key: 'once', path: `${root}/o/other.jpg` }] } });
+      expect(again.status).toBe(202);
+      const after = await detectJob('open', 'once');
+      expect([after!.timestamp, after!.data.source]).toEqual([queued!.timestamp, queued!.data.source]); // not re-run, not replaced
+      // Sealing completes the job on its one result: nothing of it is still running.
+      expect((await gw.fetch(`/v1/jobs/${jobId}/seal`, { method: 'POST' })).body).toMatchObject({ state: 'completed', total: 1, done: 1 });
+    });
+
+    it('settles the photos of an add its gateway never queued as SUBMISSION_INTERRUPTED, so the job completes', async () => {
+      const { jobId } = (await gw.fetch('/v1/collections/open/photos', { method: 'POST', json: { items: [{ key: 'ok', path: `${root}/o/ok.jpg` }], seal: false } })).body;
+      // A gateway died after counting these photos: one it had queued, two it had not.
+      await gw.jobStore.addPhotos(jobId, ['queued', 'lost-1', 'lost-2']);
+      await gw.detectQueue.add('detect', { jobId, collection: 'open', key: 'queued', source: { kind: 'path', path: `${root}/o/q.jpg` } }, { jobId: photoJobId('open', 'queued') });
+      expect((await gw.fetch(`/v1/jobs/${jobId}/seal`, { method: 'POST' })).body).toMatchObject({ state: 'queued', total: 4 });
+      const sweep = gw.app.get(StrandedAddSweep);
+      expect(await sweep.sweep(Date.now() - STRANDED_AFTER_MS)).toBe(0); // too recent: that gateway may still be queueing
+      expect(await sweep.sweep(Date.now() + 1)).toBe(2);
+      const results = (await gw.fetch(`/v1/jobs/${jobId}/results`)).body.items;
+      expect(results.map((r: { key: string; error?: { code: string } }) => [r.key, r.error?.code])).toEqual([
+        ['lost-1', 'SUBMISSION_INTERRUPTED'],
+        ['lost-2', 'SUBMISSION_INTERRUPTED'],
+      ]);
+      expect(await sweep.sweep(Date.now() + 1)).toBe(0); // once
+      // The queued photos settle as their workers finish them; then the job completes.
+      for (const key of ['ok', 'queued']) await gw.jobStore.settlePhoto(jobId, { key, status: 'done', faces: [] });
+      expect((await gw.fetch(`/v1/jobs/${jobId}`)).body).toMatchObject({ state: 'completed', total: 4, done: 2, failed: 2 });
     });
 
     it('answers 404 JOB_NOT_FOUND for unknown jobs on every job route', async () => {
