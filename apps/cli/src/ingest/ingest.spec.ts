@@ -236,6 +236,27 @@ describe('facepipe ingest (against a fake gateway)', () => {
     expect(jobs.map((j) => [j.job, j.finished ?? false])).toEqual([['j1', false], ['j1', true], ['j2', false], ['j2', true]]);
   });
 
+  it("Ctrl-C while a rerun waits for the earlier job still records what that job has finished", async () => {
+    const hold = new Set(['b/c.png', 'b/d/e.jpg']);
+    await startGateway({ pathRoots: [tmp], hold });
+    const stop = new AbortController();
+    const first = ingest(['--collection', 'c'], { signal: stop.signal });
+    for (let i = 0; i < 500 && (readFileSafe(stateFile).match(/"status":"done"/g)?.length ?? 0) < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    expect((await first).code).toBe(130);
+    expect(stateKeys()).toEqual(['a.jpg']);
+
+    hold.delete('b/c.png'); // finished on the server since; e.jpg is still being processed
+    const again = new AbortController();
+    const second = ingest(['--collection', 'c'], { signal: again.signal });
+    setTimeout(() => again.abort(), 300);
+    const r = await second;
+    expect(r.code).toBe(130);
+    expect(r.stdout).toContain('job j1 of an earlier run is still running');
+    expect(stateKeys()).toEqual(['a.jpg', 'b/c.png']);
+    expect(r.stderr).toContain(`1 photo recorded as done in this run (2 in all) in ${stateFile}`);
+  });
+
   it("a rerun seals and catches up with a killed run's job, and forgets one the server no longer has", async () => {
     const gw = await startGateway({ pathRoots: [tmp] });
     gw.collections.set('c', { photos: 0, faces: 0, people: 0 });

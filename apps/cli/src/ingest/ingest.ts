@@ -103,6 +103,8 @@ class Ingest {
   private readonly outcomes = new Map<string, { done: boolean; faces: number; code?: string }>();
   private readonly unmatched = new Set<string>();
   private recordedNow = 0;
+  /** The earlier run's job that catchUp is waiting for, if it is. */
+  private awaitedJob?: string;
   private lastPoll = 0;
   private lastResults = 0;
 
@@ -224,6 +226,7 @@ class Ingest {
       if (!isFinal(view)) {
         this.info(`job ${id} of an earlier run is still running; waiting for it to finish (its photos are not sent again)`);
         const rate = new RateMeter();
+        this.awaitedJob = id; // if interrupted meanwhile, what it has finished is recorded (interrupted())
         while (!isFinal(view)) {
           await sleep(this.io.pollMs ?? 1000, this.io.signal);
           this.checkAbort();
@@ -232,17 +235,26 @@ class Ingest {
           rate.add(Date.now(), settled);
           this.progress.update({ settled, total: view.total, failed: view.failed, rate: rate.rate(), queued: view.state === 'queued' });
         }
+        this.awaitedJob = undefined;
         this.progress.end();
       }
-      let cursor: string | undefined;
-      do {
-        const page = await this.client.results(id, cursor, this.io.limits?.resultsPage ?? RESULTS_PAGE);
-        recorded += this.state.recordDone(page.items.filter((r) => r.status === 'done').map((r) => r.key));
-        cursor = page.next === cursor ? undefined : page.next;
-      } while (cursor !== undefined);
+      recorded += await this.recordDoneOf(id);
       this.state.recordJobFinished(id);
     }
     if (recorded > 0) this.info(`${plural(recorded, 'photo')} finished by an earlier run's job after that run stopped; recorded as done`);
+    this.recordedNow += recorded;
+    return recorded;
+  }
+
+  /** Records the photos of job `id` that are done (all its result pages); returns how many were new. */
+  private async recordDoneOf(id: string): Promise<number> {
+    let recorded = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.client.results(id, cursor, this.io.limits?.resultsPage ?? RESULTS_PAGE);
+      recorded += this.state.recordDone(page.items.filter((r) => r.status === 'done').map((r) => r.key));
+      cursor = page.next === cursor ? undefined : page.next;
+    } while (cursor !== undefined);
     return recorded;
   }
 
@@ -484,6 +496,7 @@ class Ingest {
     this.io.stderr.write('facepipe: interrupted; recording what finished…\n');
     this.client = this.newClient(AbortSignal.timeout(WRAP_UP_MS));
     try {
+      if (this.awaitedJob) this.recordedNow += await this.recordDoneOf(this.awaitedJob);
       await this.sealOpenJob();
       for (const job of this.jobs) await this.readResults(job, true);
     } catch {
