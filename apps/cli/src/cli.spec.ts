@@ -57,6 +57,12 @@ describe('facepipe detect / embed --json', () => {
     }
   });
 
+  it('a --files-from list that does not exist is a usage error: one line, exit 2', () => {
+    const r = facepipe(['detect', '--files-from', '/nonexistent/list.txt']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('facepipe: --files-from /nonexistent/list.txt: no such file\n');
+  });
+
   it('reads paths from --files-from - (stdin)', () => {
     const r = facepipe(['detect', '--json', '--files-from', '-'], `${demo(3)}\n${demo(5)}\n`);
     expect(r.code).toBe(0);

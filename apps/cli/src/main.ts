@@ -33,6 +33,17 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (opts.command === 'help') return write(USAGE), 0;
   if (opts.command === 'version') return write(`${version()}\n`), 0;
 
+  // The list is read before the models load: a missing list is a usage error, found at once.
+  let files: string[] = [];
+  if (opts.command !== 'verify') {
+    try {
+      files = await collectFiles(opts);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      process.stderr.write(`facepipe: --files-from ${opts.filesFrom}: ${e.code === 'ENOENT' ? 'no such file' : e.message}\n`);
+      return 2;
+    }
+  }
   let engine: FaceEngine;
   try {
     engine = await openEngine(opts);
@@ -43,7 +54,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   try {
     if (opts.command === 'verify') return await verify(engine, opts);
-    return await detectOrEmbed(engine, opts, await collectFiles(opts));
+    return await detectOrEmbed(engine, opts, files);
   } finally {
     await engine.release();
   }

@@ -2,7 +2,9 @@
  * Image decoding and cropping. Every test image is synthesised in memory with sharp: no binary
  * fixtures in the repository.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -205,6 +207,18 @@ describe('decodeImage: refusals', () => {
     expect(err.message).toContain(missing);
     await expectCode(decodeImageFile(tmpdir()), 'FILE_UNREADABLE');
   });
+
+  it('refuses a named pipe or a device at once instead of waiting on it', async () => {
+    const fifo = path.join(tmpdir(), `face-engine-fifo-${randomBytes(8).toString('hex')}.jpg`);
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const err = await expectCode(decodeImageFile(fifo), 'FILE_UNREADABLE');
+      expect(err.message).toContain('not a regular file');
+    } finally {
+      rmSync(fifo, { force: true });
+    }
+    await expectCode(decodeImageFile('/dev/zero'), 'FILE_UNREADABLE');
+  }, 5_000);
 });
 
 /** A minimal PNG: real IHDR for width×height RGB, one tiny (far too short) IDAT, IEND. */

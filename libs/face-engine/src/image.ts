@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { FaceEngineError } from './errors';
 import type { Box, RgbImage } from './types';
@@ -90,8 +90,11 @@ function hasPhotoSignature(b: Buffer): boolean {
 export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
   let bytes: Buffer;
   try {
+    // Only a regular file: reading a named pipe would wait for a writer for ever, a device for ever.
+    if (!(await stat(path)).isFile()) throw new FaceEngineError('FILE_UNREADABLE', `cannot read ${path}: not a regular file`);
     bytes = await readFile(path);
   } catch (err) {
+    if (err instanceof FaceEngineError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new FaceEngineError('FILE_NOT_FOUND', `no such file: ${path}`, { cause: err });
     throw new FaceEngineError('FILE_UNREADABLE', `cannot read ${path}: ${code ?? String(err)}`, { cause: err });
