@@ -7,6 +7,12 @@ describe('redis', () => {
     await expect(checkRedis(testRedisUrl())).resolves.toBeUndefined();
   });
 
+  it('checkRedis refuses a database number the server does not have (commands would land in database 0)', async () => {
+    const base = testRedisUrl().replace(/\/\d*$/, '');
+    await expect(checkRedis(`${base}/99999`)).rejects.toThrow(/REDIS_URL .* names database 99999, which this Redis does not have/);
+    await expect(checkRedis(`${base}/1`)).resolves.toBeUndefined();
+  });
+
   it('checkRedis rejects with advice when nothing listens', async () => {
     const port = await freePort();
     await expect(checkRedis(`redis://:hunter2@127.0.0.1:${port}`)).rejects.toThrow(

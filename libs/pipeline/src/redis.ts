@@ -64,13 +64,23 @@ export async function checkRedis(url: string, timeoutMs = 3_000): Promise<void> 
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    await Promise.race([redis.connect().then(() => redis.ping()), deadline]);
-  } catch (err) {
-    const why = errorMessage(cause ?? err);
-    throw new Error(`Redis is not reachable at URL: ${redactUrl(url)} (${why}). Start it with: redis-server --daemonize yes`);
+    try {
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      await Promise.race([redis.connect().then(() => redis.ping()), deadline]);
+    } catch (err) {
+      const why = errorMessage(cause ?? err);
+      throw new Error(`Redis is not reachable at URL: ${redactUrl(url)} (${why}). Start it with: redis-server --daemonize yes`);
+    }
+    // A database number the server lacks fails only ioredis' SELECT on connect; every command would
+    // then go to database 0, beside whatever else lives there. Ask for it again and stop instead.
+    const db = redis.options.db ?? 0;
+    if (db !== 0) {
+      await redis.select(db).catch((err: unknown) => {
+        throw new Error(`REDIS_URL ${redactUrl(url)} names database ${db}, which this Redis does not have (${errorMessage(err)})`);
+      });
+    }
   } finally {
     clearTimeout(timer);
     // Disconnecting an already ended client arms a 2 s timer that nothing clears (ioredis 5).
