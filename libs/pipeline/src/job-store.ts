@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { ADD_PHOTOS, CREATE_JOB, RECORD_DELIVERY, RESULTS_PAGE, SEAL_JOB, SETTLE_PHOTO } from './job-store-scripts';
 import { PipelineError } from './pipeline-error';
+import { redactUrl } from './redis';
 
 export interface CreateJobInput {
   collection: string;
@@ -293,6 +294,6 @@ function toView(h: Record<string, string>, deliveries: WebhookDelivery[]): JobVi
     faces: Number(h.faces),
     createdAt: h.createdAt,
     ...(h.finishedAt ? { finishedAt: h.finishedAt } : {}),
-    ...(h.webhookUrl ? { webhook: { url: h.webhookUrl, deliveries } } : {}),
+    ...(h.webhookUrl ? { webhook: { url: redactUrl(h.webhookUrl), deliveries } } : {}),
   };
 }

@@ -32,11 +32,15 @@ export function createRedis(url: string, name: string): Redis {
   return redis;
 }
 
-/** `redis://:secret@host` → `redis://:***@host`: the URL goes into error messages and logs. */
+/**
+ * `redis://:secret@host` → `redis://:***@host`: a URL that goes into error messages, logs or a
+ * job's view (a webhook URL with credentials). One without a password comes back as it was.
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password) u.password = '***';
+    if (!u.password) return url;
+    u.password = '***';
     return u.toString();
   } catch {
     return '<invalid URL>';

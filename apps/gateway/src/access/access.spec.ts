@@ -124,7 +124,7 @@ describe('fail closed and rate limits (routes of the test)', () => {
     expect(await gw.redis.pttl(`${gw.prefix}:ratelimit:${who}`)).toBeGreaterThan(0); // idle buckets expire
   });
 
-  it('reads FACEPIPE_RATE_LIMIT and FACEPIPE_RATE_LIMIT_BURST, 0 turning it off', async () => {
+  it('reads FACEPIPE_RATE_LIMIT and FACEPIPE_RATE_LIMIT_BURST, 0 turning it off (and refuses a bad FACEPIPE_LOG_LEVEL)', async () => {
     const baseEnv = { REDIS_URL: gw.config.redisUrl, FACEPIPE_DATA_DIR: gw.dataDir };
     // Only the parsing is under test: no Redis keys or data directory are made for it.
     const read = (extra: Record<string, string>) => rateLimitOptions(loadGatewayConfig({ ...baseEnv, ...extra }));
@@ -137,6 +137,7 @@ describe('fail closed and rate limits (routes of the test)', () => {
       ['FACEPIPE_RATE_LIMIT', '-1'],
       ['FACEPIPE_RATE_LIMIT_BURST', '0'],
       ['FACEPIPE_RATE_LIMIT_BURST', '2.5'],
+      ['FACEPIPE_LOG_LEVEL', 'verbose'],
     ]) {
       expect(() => read({ [variable]: value })).toThrow(ConfigError);
       expect(() => read({ [variable]: value })).toThrow(new RegExp(variable));

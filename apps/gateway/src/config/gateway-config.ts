@@ -67,6 +67,11 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     }
   }
   const rateLimit = readRateLimit(env, issues);
+  // Read by GatewayLogger itself (it exists before the configuration); checked here all the same.
+  const logLevel = env.FACEPIPE_LOG_LEVEL?.trim();
+  if (logLevel && logLevel !== 'info' && logLevel !== 'debug') {
+    issues.push({ variable: 'FACEPIPE_LOG_LEVEL', message: `must be info or debug, got ${JSON.stringify(env.FACEPIPE_LOG_LEVEL)}` });
+  }
   if (issues.length > 0 || !base) throw new ConfigError(issues);
   return { ...base, ...extra, ...rateLimit };
 }

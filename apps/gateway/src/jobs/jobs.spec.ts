@@ -78,6 +78,16 @@ describe('photo submission and batch jobs', () => {
       expect(await gw.jobStore.webhookOf(res.body.jobId)).toEqual({ url: 'https://hooks.example.com/facepipe', secret: 's3cret' });
     });
 
+    it('shows a webhook URL with credentials with its password masked, and delivers to the real one', async () => {
+      const url = 'https://hook:pa55word@hooks.example.com/facepipe';
+      const res = await gw.fetch('/v1/collections/paths/photos', { method: 'POST', json: { items: [{ path: `${root}/cred.jpg` }], webhook: { url } } });
+      expect(res.status).toBe(202);
+      const view = await gw.fetch(`/v1/jobs/${res.body.jobId}`);
+      expect(view.body.webhook.url).toBe('https://hook:***@hooks.example.com/facepipe');
+      expect(view.text).not.toContain('pa55word');
+      expect((await gw.jobStore.webhookOf(res.body.jobId))?.url).toBe(url);
+    });
+
     it('refuses a photo over FACEPIPE_MAX_PHOTO_BYTES with 413 PHOTO_TOO_LARGE', async () => {
       const form = new FormData();
       form.append('photos', new Blob([Buffer.alloc(1024 * 1024 + 10, 7)]), 'big.jpg');
