@@ -49,7 +49,7 @@ export async function decodeImage(input: Buffer, options: DecodeOptions = {}): P
   if (width * height > maxPixels) {
     throw new FaceEngineError(
       'IMAGE_TOO_LARGE',
-      `image is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP), over the limit of ${(maxPixels / 1e6).toFixed(1)} MP`,
+      `image is ${width}×${height} (${megapixels(width * height)}), over the limit of ${megapixels(maxPixels)}`,
     );
   }
 
@@ -167,4 +167,9 @@ export function padTo(src: RgbImage, width: number, height: number): RgbImage {
 
 function clampInt(v: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, v));
+}
+
+/** 12.3 MP, or a pixel count where that would round to nothing (a limit set low, for tests or thumbnails). */
+function megapixels(pixels: number): string {
+  return pixels >= 1e5 ? `${(pixels / 1e6).toFixed(1)} MP` : `${pixels} pixels`;
 }
