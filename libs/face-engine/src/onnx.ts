@@ -37,17 +37,19 @@ export class OnnxModel {
     const all = await OnnxModel.session(file, options, 'all');
     const shape = tuningShape(all);
     if (options.executionProvider === 'cuda' || !shape) return new OnnxModel(file, all, 'all');
-    const extended = await OnnxModel.session(file, options, 'extended');
+    let extended: ort.InferenceSession | undefined;
     try {
+      extended = await OnnxModel.session(file, options, 'extended');
       const [tAll, tExtended] = await fastestRunsMs([all, extended], shape);
       if (tExtended < TUNING_MARGIN * tAll) {
         await all.release();
         return new OnnxModel(file, extended, 'extended');
       }
     } catch {
-      // A model that cannot run a dummy input keeps the default; its real inputs report their own errors.
+      // A model that cannot load at that level, or run a dummy input, keeps the default; its real
+      // inputs report their own errors.
     }
-    await extended.release();
+    await extended?.release();
     return new OnnxModel(file, all, 'all');
   }
 
