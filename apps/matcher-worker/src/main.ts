@@ -20,8 +20,8 @@ async function main(): Promise<void> {
   const fi = config.faceIndex;
   const index = await openFaceIndex(
     fi.backend === 'qdrant'
-      ? { backend: 'qdrant', url: fi.url, apiKey: fi.apiKey, collectionPrefix: config.prefix }
-      : { backend: 'embedded', dir: path.join(config.dataDir, 'index') },
+      ? { backend: 'qdrant', url: fi.url, apiKey: fi.apiKey, collectionPrefix: config.prefix, ...(fi.ef ? { hnswEf: fi.ef } : {}) }
+      : { backend: 'embedded', dir: path.join(config.dataDir, 'index'), ...(fi.ef ? { expansionSearch: fi.ef } : {}) },
   );
   const redis = createRedis(config.redisUrl, 'matcher');
   const queues = new Queues(redis, config.prefix);

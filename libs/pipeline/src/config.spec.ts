@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       FACEPIPE_SYNC_TIMEOUT_MS: '5000',
       FACEPIPE_ENROLL_MIN_QUALITY: '0.35',
       FACEPIPE_JOB_RETENTION_DAYS: '30',
+      FACEPIPE_INDEX_EF: '256',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -72,12 +73,13 @@ describe('loadConfig', () => {
       concurrency: 4,
       threads: 2,
       executionProvider: 'cuda',
-      faceIndex: { backend: 'qdrant', url: 'https://qdrant.internal:6333', apiKey: 'q-k3y' },
+      faceIndex: { backend: 'qdrant', url: 'https://qdrant.internal:6333', apiKey: 'q-k3y', ef: 256 },
       syncTimeoutMs: 5000,
       enrollMinQuality: 0.35,
       jobRetentionSeconds: 30 * 86_400,
     });
     expect(loadConfig({ FACEPIPE_JOB_RETENTION_DAYS: '0' }).jobRetentionSeconds).toBe(0);
+    expect(loadConfig({ FACEPIPE_INDEX_EF: '128' }).faceIndex).toEqual({ backend: 'embedded', ef: 128 });
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '0' }).allowPrivateUrls).toBe(false);
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '1' }).allowPrivateUrls).toBe(true);
   });
@@ -92,6 +94,8 @@ describe('loadConfig', () => {
   it.each([
     ['PORT', 'eighty'],
     ['FACEPIPE_THREADS', '0'],
+    ['FACEPIPE_INDEX_EF', '0'],
+    ['FACEPIPE_INDEX_EF', '12.5'],
     ['FACEPIPE_EXECUTION_PROVIDER', 'tpu'],
     ['PORT', '70000'],
     ['REDIS_URL', 'http://localhost:6379'],

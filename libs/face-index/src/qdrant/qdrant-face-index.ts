@@ -155,7 +155,7 @@ export class QdrantFaceIndex implements FaceIndex {
           query: Array.from(vector),
           limit: opts.k,
           ...(filter ? { filter } : {}),
-          params: { exact: opts.exact === true },
+          params: { exact: opts.exact === true, ...(this.opts.hnswEf !== undefined ? { hnsw_ef: this.opts.hnswEf } : {}) },
           with_payload: true,
           with_vector: false,
         }),

@@ -180,5 +180,7 @@ describe('client options', () => {
     expect(codeOf(() => resolveQdrantOptions({ url: 'http://q:6333', collectionPrefix: 'a b' }))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => resolveQdrantOptions({ url: 'http://q:6333', batchSize: 0 }))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => resolveQdrantOptions({ url: 'http://q:6333', retries: -1 }))).toBe('INVALID_ARGUMENT');
+    expect(resolveQdrantOptions({ url: 'http://q:6333', hnswEf: 256 }).hnswEf).toBe(256);
+    expect(codeOf(() => resolveQdrantOptions({ url: 'http://q:6333', hnswEf: 0 }))).toBe('INVALID_ARGUMENT');
   });
 });

@@ -17,6 +17,8 @@ export interface QdrantFaceIndexOptions {
   retryDelayMs?: number;
   /** Points per upsert/retrieve/delete request, so one call never sends an unbounded body. */
   batchSize?: number;
+  /** Qdrant's `hnsw_ef` for every approximate search (FACEPIPE_INDEX_EF); unset, Qdrant's default. */
+  hnswEf?: number;
 }
 
 export const QDRANT_INDEX_DEFAULTS = {
@@ -27,13 +29,14 @@ export const QDRANT_INDEX_DEFAULTS = {
   batchSize: 256,
 } as const;
 
-export type ResolvedQdrantOptions = Required<Omit<QdrantFaceIndexOptions, 'apiKey'>> & Pick<QdrantFaceIndexOptions, 'apiKey'>;
+export type ResolvedQdrantOptions = Required<Omit<QdrantFaceIndexOptions, 'apiKey' | 'hnswEf'>> & Pick<QdrantFaceIndexOptions, 'apiKey' | 'hnswEf'>;
 
 export function resolveQdrantOptions(options: QdrantFaceIndexOptions): ResolvedQdrantOptions {
   const d = QDRANT_INDEX_DEFAULTS;
   const o: ResolvedQdrantOptions = {
     url: options.url,
     ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+    ...(options.hnswEf !== undefined ? { hnswEf: options.hnswEf } : {}),
     collectionPrefix: options.collectionPrefix ?? d.collectionPrefix,
     timeoutMs: options.timeoutMs ?? d.timeoutMs,
     retries: options.retries ?? d.retries,
@@ -54,6 +57,7 @@ export function resolveQdrantOptions(options: QdrantFaceIndexOptions): ResolvedQ
   positive('retries', 0, 10);
   positive('retryDelayMs', 0, 60_000);
   positive('batchSize', 1, 10_000);
+  if (o.hnswEf !== undefined) positive('hnswEf', 1, 100_000);
   clientParams(o); // validates the URL
   return o;
 }
