@@ -8,6 +8,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import { AllExceptionsFilter, expressErrorHandler } from './common/all-exceptions.filter';
 import { OPEN_PATHS, apiKeyMiddleware } from './common/api-key.middleware';
+import { answerParserErrors } from './common/parser-errors';
 import { GatewayLogger } from './common/gateway-logger';
 import { setupOpenApi } from './common/openapi';
 import { type GatewayConfig, assertSafeBinding, gatewayOptions } from './config/gateway-config';
@@ -42,6 +43,7 @@ export async function createGatewayApp(config: GatewayConfig, options: CreateGat
   const express = app.getHttpAdapter().getInstance();
   express.disable('x-powered-by');
   express.set('query parser', 'simple');
+  answerParserErrors(app.getHttpServer());
 
   // Express-level middleware runs before every route, Swagger's included. Order matters:
   // metrics/access log → API key (the request's principal) → JSON body parser → JSON errors of the body parser.

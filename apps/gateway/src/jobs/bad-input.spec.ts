@@ -8,6 +8,7 @@ import { MAX_ITEMS_PER_REQUEST, photoJobId } from '@facepipe/contracts';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type Json, type TestGateway, startTestGateway } from '../testing/test-gateway';
@@ -75,6 +76,28 @@ function post(base: string, route: string, headers: Record<string, string>, body
   });
 }
 
+/** Bytes written on a bare socket, for what no HTTP client sends; the answer is parsed by hand. */
+function rawRequest(base: string, bytes: string): Promise<Answer> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.end(bytes));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head, body = ''] = text.split('\r\n\r\n');
+      let parsed: Json = body;
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        // not JSON: the assertion on the body shows it
+      }
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), body: parsed });
+    });
+  });
+}
+
 describe('bad input to the ingest routes', () => {
   let gw: TestGateway;
   let root: string;
@@ -118,6 +141,10 @@ describe('bad input to the ingest routes', () => {
     ['JSON that is not valid UTF-8', () => post(gw.base, photos, JSON_TYPE, Buffer.concat([Buffer.from(`{"items":[{"path":"${root}/a`), Buffer.from([0xff, 0xfe]), Buffer.from('.jpg"}]}')])), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['JSON in UTF-16', () => post(gw.base, photos, { 'content-type': 'application/json; charset=utf-16' }, Buffer.from(json({ items: [good()] }), 'utf16le')), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['an unknown content encoding', () => post(gw.base, photos, { ...JSON_TYPE, 'content-encoding': 'snappy' }, json({ items: [good()] })), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    // Refused by Node's HTTP parser, before any route: answered in the same JSON shape.
+    ['a 64 KB header', () => post(gw.base, photos, { ...JSON_TYPE, 'x-filler': 'f'.repeat(64 * 1024) }, json({ items: [good()] })), 431, 'HEADERS_TOO_LARGE'],
+    ['a request line that is not HTTP', () => rawRequest(gw.base, `POST ${photos} HTTP/9.x\r\nhost: x\r\n\r\n`), 400, 'MALFORMED_REQUEST'],
+    ['a header with a space in its name', () => rawRequest(gw.base, `POST ${photos} HTTP/1.1\r\nhost: x\r\nbad name: 1\r\ncontent-length: 0\r\n\r\n`), 400, 'MALFORMED_REQUEST'],
     ['a 200 MB JSON body', () => post(gw.base, photos, JSON_TYPE, streamed('{"items":[', 200, ']}')), 413, 'PAYLOAD_TOO_LARGE'],
     ['a 200 MB photo', () => post(gw.base, photos, MULTIPART, streamed(part('photos', '', 'big.jpg').subarray(0, -2).toString('latin1'), 200, `\r\n--${BOUNDARY}--\r\n`)), 413, 'PHOTO_TOO_LARGE'],
     [`${MAX_ITEMS_PER_REQUEST + 1} JSON items`, () => post(gw.base, photos, JSON_TYPE, json({ items: Array.from({ length: MAX_ITEMS_PER_REQUEST + 1 }, (_, i) => ({ path: `${root}/${i}.jpg` })) })), 400, 'TOO_MANY_ITEMS'],
