@@ -1,4 +1,4 @@
-import { QUEUES, type NotifyJob, type PhotoResult } from '@facepipe/contracts';
+import { QUEUES, type JobView, type NotifyJob, type PhotoResult } from '@facepipe/contracts';
 import type { Job, JobsOptions } from 'bullmq';
 import type { JobStore } from './job-store';
 import type { Queues } from './queues';
@@ -42,6 +42,19 @@ export async function enqueueWebhook(queues: Queues, jobs: JobStore, jobId: stri
   const eventId = webhookEventId(jobId);
   const data: NotifyJob = { jobId, eventId };
   await queues.get(QUEUES.notify).add('deliver', data, { ...WEBHOOK_JOB_OPTIONS, jobId: eventId });
+}
+
+/**
+ * Seals a batch job (idempotent) and enqueues its webhook when that completed it. A gateway that
+ * died between sealing and enqueueing left a completed job without its webhook: sealing again
+ * enqueues it (so does the next gateway's boot, WebhookSweep); the notify job's id is the event
+ * id, so this is a no-op when it was enqueued. (finishedAt is set once the job completed, whether
+ * its photos succeeded or all failed.)
+ */
+export async function sealJob(queues: Queues, jobs: JobStore, jobId: string): Promise<JobView> {
+  const { view, completedNow } = await jobs.seal(jobId);
+  if (completedNow || mayResendWebhook(view.finishedAt)) await enqueueWebhook(queues, jobs, jobId);
+  return view;
 }
 
 /**

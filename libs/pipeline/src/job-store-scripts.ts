@@ -41,9 +41,11 @@ end
 `;
 
 /**
- * KEYS: meta, keys, results, deliveries. ARGV: id, collection, sealed (0|1), createdAt,
- * webhookUrl|'', webhookSecret|'', retention. Photos come later (ADD_PHOTOS).
- * Returns 0, or -1 if the id exists already.
+ * KEYS: meta, keys, results, deliveries, creating (the prefix's zset of jobs whose creator has not
+ * answered yet). ARGV: id, collection, sealed (0|1), createdAt, webhookUrl|'', webhookSecret|'',
+ * retention, now (ms). Photos come later (ADD_PHOTOS). A job created open is recorded in `creating`
+ * (score: now) until its creator has handed its id out (JobStore.markAnswered); see
+ * JobStore.unansweredCreates for what happens otherwise. Returns 0, or -1 if the id exists already.
  */
 export const CREATE_JOB = `${RETENTION}
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
@@ -54,6 +56,8 @@ if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'webhookSecret', ARGV[6]) end
 if ARGV[3] == '1' then
   redis.call('HSET', KEYS[1], 'completed', '1', 'finishedAt', ARGV[4])
   startRetention(ARGV[7])
+else
+  redis.call('ZADD', KEYS[5], ARGV[8], ARGV[1])
 end
 return 0
 `;

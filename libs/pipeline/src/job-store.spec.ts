@@ -78,6 +78,19 @@ describe('JobStore', () => {
     expect(empty.finishedAt).toBeDefined();
   });
 
+  it('lists the jobs created open whose creator never marked them answered, once they are old enough', async () => {
+    const own = new JobStore(redis, `${prefix}-creates`, WEEK);
+    const answered = await own.create({ collection: 'c', sealed: false });
+    await own.markAnswered(answered.id);
+    const orphan = await own.create({ collection: 'c', sealed: false });
+    await own.create({ collection: 'c', sealed: true }); // complete at once: nothing to finish
+    expect(await own.unansweredCreates(Date.now() - 60_000)).toEqual([]); // too recent: its gateway may still be answering
+    expect(await own.unansweredCreates(Date.now() + 1)).toEqual([orphan.id]);
+    await own.markAnswered(orphan.id);
+    expect(await own.unansweredCreates(Date.now() + 1)).toEqual([]);
+    await deleteKeys(redis, `${prefix}-creates`);
+  });
+
   it('lists the adds never marked queued, with their unsettled photos, once they are old enough', async () => {
     const own = new JobStore(redis, `${prefix}-adds`, WEEK);
     const { id } = await own.create({ collection: 'c', sealed: false });

@@ -31,7 +31,7 @@ export interface WebhookDelivery {
 
 /** The ioredis commands that `defineCommand` adds for the scripts. */
 interface JobStoreCommands {
-  facepipeJobCreate(meta: string, keys: string, results: string, deliveries: string, ...args: string[]): Promise<number>;
+  facepipeJobCreate(meta: string, keys: string, results: string, deliveries: string, creating: string, ...args: string[]): Promise<number>;
   facepipeJobAddPhotos(meta: string, keys: string, adding: string, now: string, ...photoKeys: string[]): Promise<number | string[]>;
   facepipeJobSeal(meta: string, keys: string, results: string, deliveries: string, now: string, retention: string): Promise<number>;
   facepipeJobSettle(meta: string, keys: string, results: string, deliveries: string, ...args: string[]): Promise<number>;
@@ -67,7 +67,7 @@ export class JobStore {
     if (!Number.isInteger(retentionSeconds) || retentionSeconds < 0) throw new RangeError(`retentionSeconds must be an integer ≥ 0, got ${retentionSeconds}`);
     this.retention = String(retentionSeconds);
     // defineCommand loads each script by SHA on first use and re-sends it after a SCRIPT FLUSH.
-    redis.defineCommand('facepipeJobCreate', { numberOfKeys: 4, lua: CREATE_JOB });
+    redis.defineCommand('facepipeJobCreate', { numberOfKeys: 5, lua: CREATE_JOB });
     redis.defineCommand('facepipeJobAddPhotos', { numberOfKeys: 3, lua: ADD_PHOTOS });
     redis.defineCommand('facepipeJobSeal', { numberOfKeys: 4, lua: SEAL_JOB });
     redis.defineCommand('facepipeJobSettle', { numberOfKeys: 4, lua: SETTLE_PHOTO });
@@ -82,6 +82,11 @@ export class JobStore {
     return { meta, keys: `${meta}:keys`, results: `${meta}:results`, deliveries: `${meta}:deliveries` };
   }
 
+  /** Jobs created open whose creator has not handed their id out yet (CREATE_JOB): id → when. */
+  private get creatingKey(): string {
+    return `${this.prefix}:jobs:creating`;
+  }
+
   /** Adds counted but not yet known to be queued (ADD_PHOTOS): token → when. */
   private get addingKey(): string {
     return `${this.prefix}:jobs:adding`;
@@ -89,14 +94,15 @@ export class JobStore {
 
   /**
    * A new job with id 'j' + 24 random hex digits, without photos (addPhotos). One created sealed is
-   * complete at once (its view says so; there is no settle to report it).
+   * complete at once (its view says so; there is no settle to report it). One created open counts
+   * as unanswered until markAnswered: its creator must hand the id out, or nobody could seal it.
    */
   async create(input: CreateJobInput): Promise<JobView> {
     for (;;) {
       const id = `j${randomBytes(12).toString('hex')}`;
       const k = this.keys(id);
-      const args = [id, input.collection, input.sealed ? '1' : '0', new Date().toISOString(), input.webhook?.url ?? '', input.webhook?.secret ?? '', this.retention];
-      const created = await this.redis.facepipeJobCreate(k.meta, k.keys, k.results, k.deliveries, ...args);
+      const args = [id, input.collection, input.sealed ? '1' : '0', new Date().toISOString(), input.webhook?.url ?? '', input.webhook?.secret ?? '', this.retention, String(Date.now())];
+      const created = await this.redis.facepipeJobCreate(k.meta, k.keys, k.results, k.deliveries, this.creatingKey, ...args);
       if (created >= 0) return (await this.get(id))!;
       // -1: 96 random bits collided with an existing job; draw again.
     }
@@ -162,6 +168,20 @@ export class JobStore {
       out.push({ token, jobId: m[1], collection, keys: unsettled });
     }
     return out;
+  }
+
+  /** The creator of an open job has handed its id out (or the job was sealed on its behalf). */
+  async markAnswered(id: string): Promise<void> {
+    await this.redis.zrem(this.creatingKey, id);
+  }
+
+  /**
+   * Jobs created open before `before` (ms) whose creator never handed their id out: a gateway died
+   * (or failed) between creating the job and answering the request, so no client can add to it or
+   * seal it. At most `limit`, oldest first.
+   */
+  async unansweredCreates(before: number, limit = 100): Promise<string[]> {
+    return this.redis.zrangebyscore(this.creatingKey, '-inf', before, 'LIMIT', 0, limit);
   }
 
   /** No more photos will come. If all have settled already, this completes the job (completedNow). */

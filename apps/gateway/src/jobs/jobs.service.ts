@@ -1,5 +1,5 @@
 import { type JobView, type PhotoResult, jobViewSchema } from '@facepipe/contracts';
-import { BlobRefs, JobStore, Queues, enqueueWebhook, mayResendWebhook, settlePhoto } from '@facepipe/pipeline';
+import { BlobRefs, JobStore, Queues, sealJob, settlePhoto } from '@facepipe/pipeline';
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { GatewayLogger } from '../common/gateway-logger';
@@ -31,6 +31,9 @@ export class JobsService {
     const view = await this.jobs.create({ collection, sealed: false, webhook: submission.webhook });
     await this.addAndEnqueue(view.id, collection, submission.photos);
     if (submission.seal) await this.sealAndNotify(view.id);
+    // The id goes out with this answer. A gateway dying (or failing) before this line leaves a job
+    // nobody knows of: InterruptedSubmissionSweep seals it, so it completes and expires.
+    await this.jobs.markAnswered(view.id);
     this.logger.info('job submitted', { jobId: view.id, collection, photos: submission.photos.length, sealed: submission.seal });
     return { jobId: view.id };
   }
@@ -71,13 +74,7 @@ export class JobsService {
   }
 
   private async sealAndNotify(jobId: string): Promise<JobView> {
-    const { view, completedNow } = await this.jobs.seal(jobId);
-    // A gateway that died between sealing and enqueueing left a completed job without its
-    // webhook: sealing again enqueues it (so does the next gateway's boot, WebhookSweep). The
-    // notify job's id is the event id, so this is a no-op when it was enqueued.
-    // (finishedAt is set once the job completed, whether its photos succeeded or all failed.)
-    if (completedNow || mayResendWebhook(view.finishedAt)) await enqueueWebhook(this.queues, this.jobs, jobId);
-    return jobViewSchema.parse(view);
+    return jobViewSchema.parse(await sealJob(this.queues, this.jobs, jobId));
   }
 
   private async addAndEnqueue(jobId: string, collection: string, photos: PhotoToAdd[]): Promise<void> {
@@ -98,7 +95,7 @@ export class JobsService {
     for (const { jobId: other, key } of outcome.inFlight) {
       await this.settleFailed(jobId, key, 'PHOTO_IN_PROGRESS', `This key is being processed for job ${other}; submit it again once that job has settled it`);
     }
-    // Queued (or settled): a gateway dying before this line leaves the add to StrandedAddSweep.
+    // Queued (or settled): a gateway dying before this line leaves the add to InterruptedSubmissionSweep.
     await this.jobs.markQueued(token);
   }
 

@@ -1,12 +1,12 @@
-import { MAX_ITEMS_PER_REQUEST, PRIORITY, photoJobId, type DetectJob } from '@facepipe/contracts';
-import { BlobStore } from '@facepipe/pipeline';
+import { MAX_ITEMS_PER_REQUEST, PRIORITY, QUEUES, photoJobId, type DetectJob } from '@facepipe/contracts';
+import { BlobStore, settlePhoto, webhookEventId } from '@facepipe/pipeline';
 import { type Job, Worker } from 'bullmq';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEMO_DIR, type TestGateway, startTestGateway } from '../testing/test-gateway';
-import { STRANDED_AFTER_MS, StrandedAddSweep } from './stranded-add-sweep';
+import { InterruptedSubmissionSweep, STRANDED_AFTER_MS } from './interrupted-submission-sweep';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -264,18 +264,41 @@ describe('photo submission and batch jobs', () => {
       await gw.jobStore.addPhotos(jobId, ['queued', 'lost-1', 'lost-2']);
       await gw.detectQueue.add('detect', { jobId, collection: 'open', key: 'queued', source: { kind: 'path', path: `${root}/o/q.jpg` } }, { jobId: photoJobId('open', 'queued') });
       expect((await gw.fetch(`/v1/jobs/${jobId}/seal`, { method: 'POST' })).body).toMatchObject({ state: 'queued', total: 4 });
-      const sweep = gw.app.get(StrandedAddSweep);
-      expect(await sweep.sweep(Date.now() - STRANDED_AFTER_MS)).toBe(0); // too recent: that gateway may still be queueing
-      expect(await sweep.sweep(Date.now() + 1)).toBe(2);
+      const sweep = gw.app.get(InterruptedSubmissionSweep);
+      expect(await sweep.sweep(Date.now() - STRANDED_AFTER_MS)).toEqual({ photos: 0, jobs: 0 }); // too recent: that gateway may still be queueing
+      expect(await sweep.sweep(Date.now() + 1)).toEqual({ photos: 2, jobs: 0 }); // the job's id was answered: it stays open
       const results = (await gw.fetch(`/v1/jobs/${jobId}/results`)).body.items;
       expect(results.map((r: { key: string; error?: { code: string } }) => [r.key, r.error?.code])).toEqual([
         ['lost-1', 'SUBMISSION_INTERRUPTED'],
         ['lost-2', 'SUBMISSION_INTERRUPTED'],
       ]);
-      expect(await sweep.sweep(Date.now() + 1)).toBe(0); // once
+      expect(await sweep.sweep(Date.now() + 1)).toEqual({ photos: 0, jobs: 0 }); // once
       // The queued photos settle as their workers finish them; then the job completes.
       for (const key of ['ok', 'queued']) await gw.jobStore.settlePhoto(jobId, { key, status: 'done', faces: [] });
       expect((await gw.fetch(`/v1/jobs/${jobId}`)).body).toMatchObject({ state: 'completed', total: 4, done: 2, failed: 2 });
+    });
+
+    it('seals a job whose creating request never answered, so it completes (and its webhook fires)', async () => {
+      // A gateway died after creating a job and counting its photos, before answering with its id:
+      // one photo it had queued, one it had not.
+      const hook = 'https://hooks.example.com/interrupted';
+      const orphan = await gw.jobStore.create({ collection: 'open', sealed: false, webhook: { url: hook } });
+      await gw.jobStore.addPhotos(orphan.id, ['orphan-queued', 'lost']);
+      await gw.detectQueue.add('detect', { jobId: orphan.id, collection: 'open', key: 'orphan-queued', source: { kind: 'path', path: `${root}/o/q.jpg` } }, { jobId: photoJobId('open', 'orphan-queued') });
+      // A job created through the API was answered: it stays open for its client to seal.
+      const { jobId: answered } = (await gw.fetch('/v1/collections/open/photos', { method: 'POST', json: { items: [{ key: 'kept-open', path: `${root}/o/k.jpg` }], seal: false } })).body;
+
+      const sweep = gw.app.get(InterruptedSubmissionSweep);
+      expect(await sweep.sweep(Date.now() - STRANDED_AFTER_MS)).toEqual({ photos: 0, jobs: 0 }); // too recent
+      expect(await sweep.sweep(Date.now() + 1)).toEqual({ photos: 1, jobs: 1 });
+      expect((await gw.fetch(`/v1/jobs/${orphan.id}`)).body).toMatchObject({ sealed: true, state: 'running', total: 2, failed: 1 });
+      expect((await gw.fetch(`/v1/jobs/${answered}`)).body).toMatchObject({ sealed: false });
+      expect(await sweep.sweep(Date.now() + 1)).toEqual({ photos: 0, jobs: 0 }); // once
+
+      // Its queued photo settles as the matcher would: the job completes and its webhook is enqueued.
+      await settlePhoto(gw.queues, gw.jobStore, orphan.id, { key: 'orphan-queued', status: 'done', faces: [] });
+      expect((await gw.fetch(`/v1/jobs/${orphan.id}`)).body).toMatchObject({ state: 'completed', done: 1, failed: 1 });
+      expect(await gw.queues.get(QUEUES.notify).getJob(webhookEventId(orphan.id))).toBeDefined();
     });
 
     it('answers 404 JOB_NOT_FOUND for unknown jobs on every job route', async () => {
