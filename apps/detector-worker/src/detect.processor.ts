@@ -23,8 +23,10 @@ export class DetectProcessor {
 
   async process(job: Job<DetectJob>): Promise<{ faces: number } | { failed: string }> {
     const data = job.data;
-    // Deleted with its collection (its job record and upload went too): nothing to detect or settle.
-    if (this.registry && data.collection && !(await this.registry.exists(data.collection))) return { failed: 'COLLECTION_NOT_FOUND' };
+    // Deleted with its collection (its job record and upload went too), even if a namesake has been
+    // created since: nothing to detect or settle.
+    const owner = this.registry ? await this.registry.recordOfPhoto(data.collection, data.jobId, this.jobs) : {};
+    if (!owner) return { failed: 'COLLECTION_NOT_FOUND' };
     let embed: EmbedJob;
     try {
       const image = await this.engine.decode(await this.fetcher.fetch(data.source));
@@ -32,8 +34,9 @@ export class DetectProcessor {
       const faces = await this.engine.detect(image);
       stopDetect?.();
       const crops = await Promise.all(faces.map((f) => this.engine.align(image, f.landmarks)));
-      // Thumbnails so people can be looked at (GET /v1/faces/{faceId}/thumbnail), keyed by the face id the matcher will give.
-      await this.thumbnails?.putMany(data.collection, crops.map((crop, index) => ({ faceId: faceId(data.collection, data.key, index), crop })));
+      // Thumbnails so people can be looked at (GET /v1/faces/{faceId}/thumbnail), keyed by the face id the matcher will give,
+      // in the generation of the collection checked above: if it is deleted (and re-created) meanwhile, they land where nobody reads.
+      await this.thumbnails?.putMany(data.collection, crops.map((crop, index) => ({ faceId: faceId(data.collection, data.key, index), crop })), owner.createdAt);
       embed = {
         jobId: data.jobId,
         collection: data.collection,

@@ -21,7 +21,7 @@ export class MatchProcessor {
     private readonly clusterThreshold: number,
     /** Shared with every other index writer of this process. */
     private readonly serial: Serial,
-    /** When given, photos of a collection that is no longer registered (deleted) are not indexed. */
+    /** When given, photos of a collection deleted while they were in flight (even if a namesake exists now) are not indexed. */
     private readonly registry?: CollectionRegistry,
   ) {}
 
@@ -33,7 +33,7 @@ export class MatchProcessor {
     const { jobId, key } = job.data;
     let result: ResultFace[];
     try {
-      if (this.registry && !(await this.registry.exists(job.data.collection))) return await this.refuseDeleted(job.data);
+      if (this.registry && !(await this.registry.recordOfPhoto(job.data.collection, jobId, this.jobs))) return await this.refuseDeleted(job.data);
       result = await this.indexPhoto(job.data);
     } catch (err) {
       if (!isLastAttempt(job)) throw err;

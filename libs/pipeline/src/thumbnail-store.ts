@@ -39,10 +39,12 @@ export class ThumbnailStore {
 
   /**
    * Writes the crops of one photo's faces (all of one collection). Returns false, writing nothing,
-   * when the collection is not registered (deleted while the photo was in flight).
+   * when the collection is not registered (deleted while the photo was in flight). `createdAt`:
+   * the collection's creation time as the caller checked it, when it did; a namesake created since
+   * then does not get these crops.
    */
-  async putMany(collection: string, faces: { faceId: string; crop: FaceCrop }[]): Promise<boolean> {
-    const generation = await this.generation(collection);
+  async putMany(collection: string, faces: { faceId: string; crop: FaceCrop }[], createdAt?: string): Promise<boolean> {
+    const generation = createdAt !== undefined ? generationOf(createdAt) : await this.generation(collection);
     if (generation === null) return false;
     for (const { faceId, crop } of faces) {
       if (collectionOfFaceId(faceId) !== collection) throw new TypeError(`face ${faceId} is not of collection ${collection}`);
@@ -103,11 +105,16 @@ export class ThumbnailStore {
     } catch {
       createdAt = undefined;
     }
-    return typeof createdAt === 'string' ? 'g' + createdAt.replace(/[^0-9A-Za-z]/g, '') : 'g0';
+    return generationOf(createdAt);
   }
 
   private fileOf(collection: string, generation: string, faceId: string): string {
     const hex = faceId.slice(faceId.lastIndexOf('.f') + 2);
     return path.join(this.dir, collection, generation, hex.slice(0, 2), `${faceId}.jpg`);
   }
+}
+
+/** A collection's thumbnail generation: its creation time, as a folder name. */
+function generationOf(createdAt: unknown): string {
+  return typeof createdAt === 'string' ? 'g' + createdAt.replace(/[^0-9A-Za-z]/g, '') : 'g0';
 }
