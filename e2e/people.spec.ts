@@ -297,3 +297,56 @@ it('serves no thumbnail of a face the index no longer holds, though its crop is 
   for (const id of gone) expect((await thumbnail(id)).status).toBe(404);
   expect((await thumbnail(after[0])).status).toBe(200);
 });
+
+it('deleting an identity while a person is named into it, or deleting it twice at once, leaves no face of nobody', async () => {
+  const R = 'idrace';
+  expect((await api('POST', '/v1/collections', { name: R })).status).toBe(201);
+  await settled(await upload(R, [['sample2.jpg', 'a.jpg'], ['sample4.jpg', 'b.jpg'], ['sample5.jpg', 'c.jpg']]));
+  const total = (await api<{ faces: number }>('GET', `/v1/collections/${R}`)).json.faces;
+  /** Every face is listed under a person or a live identity: none is counted and unreachable. */
+  const expectEveryFaceReachable = async () => {
+    const people = await allPeople(R);
+    const identities = (await api<{ items: { id: string }[] }>('GET', `/v1/collections/${R}/identities?limit=100`)).json.items;
+    let identityFaces = 0;
+    for (const { id } of identities) identityFaces += (await api<{ faces: unknown[] }>('GET', `/v1/collections/${R}/identities/${id}`)).json.faces.length;
+    const counted = (await api<{ faces: number }>('GET', `/v1/collections/${R}`)).json.faces;
+    expect(people.reduce((n, p) => n + p.faces, 0) + identityFaces).toBe(counted);
+    return counted;
+  };
+
+  // A DELETE and a naming into the same identity, sent together: whichever the matcher takes
+  // first, the named faces end detached (or erased) with the identity, or the naming is 404.
+  const people = (await allPeople(R)).slice(0, 6);
+  expect(people.length).toBeGreaterThanOrEqual(4);
+  let erasedFaces = 0;
+  for (const [i, p] of people.entries()) {
+    const { id } = (await api<{ id: string }>('POST', `/v1/collections/${R}/identities`, { name: `race ${i}` })).json;
+    const erase = i % 2 === 1;
+    const [deleted, named] = await Promise.all([
+      api<{ faces: number }>('DELETE', `/v1/collections/${R}/identities/${id}${erase ? '?erase=true' : ''}`),
+      api('POST', `/v1/collections/${R}/people/${p.personId}/name`, { identityId: id }),
+    ]);
+    expect(deleted.status).toBe(200);
+    expect([200, 404]).toContain(named.status);
+    if (erase) erasedFaces += deleted.json.faces;
+    expect((await api('GET', `/v1/collections/${R}/identities/${id}`)).status).toBe(404);
+  }
+  expect(await expectEveryFaceReachable()).toBe(total - erasedFaces);
+
+  // Two DELETEs of one identity at once, one of them an erase: one does its work, the other is
+  // refused (409 while it runs, 404 after); an erase that answers 200 has erased the faces.
+  for (let round = 0; round < 3; round++) {
+    const [p] = await allPeople(R);
+    const faceIds = (await facesOf(R, p.personId)).map((f) => f.faceId);
+    const { identityId } = (await api<{ identityId: string }>('POST', `/v1/collections/${R}/people/${p.personId}/name`, { name: `twice ${round}` })).json;
+    const [plain, erase] = await Promise.all([
+      api('DELETE', `/v1/collections/${R}/identities/${identityId}`),
+      api<{ faces: number }>('DELETE', `/v1/collections/${R}/identities/${identityId}?erase=true`),
+    ]);
+    expect([plain.status, erase.status].sort()).toEqual(expect.arrayContaining([200]));
+    expect([plain.status, erase.status].filter((s) => s !== 200).every((s) => s === 404 || s === 409)).toBe(true);
+    for (const id of faceIds) expect((await thumbnail(id)).status).toBe(erase.status === 200 ? 404 : 200);
+    if (erase.status === 200) expect(erase.json.faces).toBe(faceIds.length);
+    await expectEveryFaceReachable();
+  }
+});

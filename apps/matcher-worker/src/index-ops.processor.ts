@@ -6,6 +6,7 @@ import {
   type IndexOpResults,
   type PeoplePage,
   type ReclusterStatus,
+  identitiesKey,
   indexJobSchema,
   reclusterStatusKey,
 } from '@facepipe/contracts';
@@ -157,6 +158,11 @@ export class IndexOpsProcessor {
   // ── writes (inside the serial order) ─────────────────────────────────────────────────────────
 
   private async namePerson(collection: string, op: Op<'namePerson'>): Promise<IndexOpResults['namePerson']> {
+    // Checked here, in the serial order: an identity deleted before this runs has had its faces
+    // handled by then (or will have, after this), so naming into it would leave faces of nobody.
+    if ((await this.redis.hexists(identitiesKey(this.prefix, collection), op.identityId)) !== 1) {
+      throw new RequestError(404, 'IDENTITY_NOT_FOUND', `Identity ${op.identityId} does not exist`);
+    }
     const faces = await this.scrollAll(collection, { personId: op.personId, kind: 'person' });
     if (faces.length === 0) throw personNotFound(op.personId);
     // Identity faces are found by 1:N search; they leave the people list (no person id).

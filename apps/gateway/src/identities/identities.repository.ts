@@ -10,6 +10,7 @@ import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
  *                             routes create records here too, when a person is named)
  *   identity-ids        zset  every id at score 0: the listing order (by id) and its cursor
  *   identity-external   hash  externalId → id (unique per collection)
+ *   identity-deleting   hash  id → 'detach' | 'erase': deletions whose faces are still being handled
  * Every change is one Lua script: two requests can never both take an externalId, and a record and
  * its index entries change together.
  */
@@ -54,6 +55,30 @@ return 'ok'
 `;
 
 /**
+ * KEYS: identities, identity-ids, identity-external, identity-deleting. ARGV: id, mode. Starts the
+ * deletion of an identity: its record goes now (and its externalId with it) and the deletion is
+ * marked in progress with its mode until finishDelete. Returns 'started'; 'resumed' when a
+ * deletion of the same mode is in progress (a repeated or concurrent DELETE); 'busy:<mode>' when
+ * one of the other mode is; 'missing' when there is no such identity.
+ */
+const START_DELETE = `
+local mode = redis.call('HGET', KEYS[4], ARGV[1])
+if mode then
+  if mode == ARGV[2] then return 'resumed' end
+  return 'busy:' .. mode
+end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 'missing' end
+local ok, record = pcall(cjson.decode, current)
+local external = ok and type(record) == 'table' and record.externalId
+if type(external) == 'string' and redis.call('HGET', KEYS[3], external) == ARGV[1] then redis.call('HDEL', KEYS[3], external) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
+return 'started'
+`;
+
+/**
  * One page by id after ARGV[1] ('' for the first), ARGV[2] + 1 entries (the extra one says whether
  * there is a next page): id, JSON pairs. Records written without the id index (the people routes
  * write the hash only) are indexed here first: when the counts differ, the index is rebuilt.
@@ -86,7 +111,13 @@ interface IdentityCommands {
   facepipeIdentityCreate(hash: string, ids: string, external: string, id: string, json: string, externalId: string): Promise<string>;
   facepipeIdentityReplace(hash: string, ids: string, external: string, id: string, expected: string, next: string, oldExternal: string, newExternal: string): Promise<string>;
   facepipeIdentityPage(hash: string, ids: string, after: string, limit: string): Promise<string[]>;
+  facepipeIdentityStartDelete(hash: string, ids: string, external: string, deleting: string, id: string, mode: string): Promise<string>;
 }
+
+/** What an identity's faces become when it is deleted. */
+export type DeleteMode = 'detach' | 'erase';
+
+export type StartDeleteOutcome = { ok: true; resumed: boolean } | { ok: false; reason: 'missing' } | { ok: false; reason: 'busy'; mode: DeleteMode };
 
 export type ReplaceOutcome = { ok: true; record: IdentityRecord | null } | { ok: false; reason: 'missing' } | { ok: false; reason: 'taken'; owner: string };
 
@@ -102,12 +133,34 @@ export class IdentitiesRepository {
     redis.defineCommand('facepipeIdentityCreate', { numberOfKeys: 3, lua: CREATE });
     redis.defineCommand('facepipeIdentityReplace', { numberOfKeys: 3, lua: REPLACE });
     redis.defineCommand('facepipeIdentityPage', { numberOfKeys: 2, lua: PAGE });
+    redis.defineCommand('facepipeIdentityStartDelete', { numberOfKeys: 4, lua: START_DELETE });
     this.redis = redis as Redis & IdentityCommands;
   }
 
   private keys(collection: string): [string, string, string] {
     const base = `${this.config.prefix}:collection:${collection}`;
     return [identitiesKey(this.config.prefix, collection), `${base}:identity-ids`, `${base}:identity-external`];
+  }
+
+  private deletingKey(collection: string): string {
+    return `${this.config.prefix}:collection:${collection}:identity-deleting`;
+  }
+
+  /**
+   * Removes the record (the identity is gone for every reader from here) and marks its deletion in
+   * progress until finishDelete, so that a DELETE cut off before its faces were handled can be
+   * repeated, and a concurrent one of the other mode is refused rather than half-done.
+   */
+  async startDelete(collection: string, id: string, mode: DeleteMode): Promise<StartDeleteOutcome> {
+    const outcome = await this.redis.facepipeIdentityStartDelete(...this.keys(collection), this.deletingKey(collection), id, mode);
+    if (outcome === 'started' || outcome === 'resumed') return { ok: true, resumed: outcome === 'resumed' };
+    if (outcome === 'missing') return { ok: false, reason: 'missing' };
+    return { ok: false, reason: 'busy', mode: outcome.slice('busy:'.length) as DeleteMode };
+  }
+
+  /** The deleted identity's faces have been handled. */
+  async finishDelete(collection: string, id: string): Promise<void> {
+    await this.redis.hdel(this.deletingKey(collection), id);
   }
 
   /** Stores a new record under a fresh id; `{ taken }` when another identity holds its externalId. */

@@ -71,11 +71,19 @@ export class IdentitiesService {
   /**
    * Without `erase`, the identity's faces stay in the collection as one unknown person (pinned, so
    * reclustering keeps them together) and leave 1:N search. With `erase`, they go from the index and
-   * their thumbnails with them. The faces go first and the record last, so a DELETE cut off half-way
-   * can simply be repeated.
+   * their thumbnails with them. The record goes first: from then on no enrolment or naming can add
+   * a face to the identity (the matcher checks the record in its serial order, before the faces
+   * are handled here). The deletion stays marked until its faces are handled, so a DELETE cut off
+   * half-way can simply be repeated; a concurrent DELETE of the other mode is 409.
    */
   async delete(collection: string, id: string, erase: boolean): Promise<DeleteIdentityResponse> {
-    await this.existing(collection, id);
+    await this.collections.assertExists(collection);
+    if (!IDENTITY_ID.test(id)) throw identityNotFound(id);
+    const started = await this.repo.startDelete(collection, id, erase ? 'erase' : 'detach');
+    if (!started.ok && started.reason === 'missing') throw identityNotFound(id);
+    if (!started.ok && started.reason === 'busy') {
+      throw ApiError.conflict('IDENTITY_BEING_DELETED', `Identity ${id} is being deleted with erase=${started.mode === 'erase'}; repeat that request to finish it`);
+    }
     let response: DeleteIdentityResponse;
     if (erase) {
       const erased = await this.erasure.eraseFaces(collection, { identityId: id });
@@ -86,7 +94,7 @@ export class IdentitiesService {
       const { updated } = await this.indexOps.call(collection, { type: 'setPayload', filter: { identityId: id }, patch });
       response = updated > 0 ? { id, erased: false, faces: updated, personId } : { id, erased: false, faces: 0 };
     }
-    await this.repo.replace(collection, id, () => null);
+    await this.repo.finishDelete(collection, id);
     return response;
   }
 
