@@ -10,7 +10,7 @@ import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { FaceEngineError, type FaceEngineErrorCode } from './errors';
-import { DEFAULT_MAX_PIXELS, cropResize, cropResizePadded, decodeImage, decodeImageFile, padTo } from './image';
+import { DEFAULT_MAX_PIXELS, MAX_SIDE, cropResize, cropResizePadded, decodeImage, decodeImageFile, padTo } from './image';
 import type { RgbImage } from './types';
 
 /** A width×height RGB image with a left-to-right red ramp, top-to-bottom green ramp, constant blue. */
@@ -194,6 +194,17 @@ describe('decodeImage: refusals', () => {
     const err = await expectCode(decodeImage(bomb), 'IMAGE_TOO_LARGE');
     expect(Date.now() - started).toBeLessThan(2000); // refused from the header, nothing decoded
     expect(err.message).toContain('12000×12000');
+  });
+
+  it('refuses a strip with a side over 65,535 pixels (under the pixel limit) before decoding anything', async () => {
+    const started = Date.now();
+    const err = await expectCode(decodeImage(pngHeaderOnly(1, 49_000_000)), 'IMAGE_TOO_LARGE');
+    expect(err.message).toContain('1×49000000');
+    await expectCode(decodeImage(pngHeaderOnly(70_000, 2)), 'IMAGE_TOO_LARGE');
+    expect(Date.now() - started).toBeLessThan(1000);
+    // The longest side allowed still decodes.
+    const strip = await sharp({ create: { width: 2, height: MAX_SIDE, channels: 3, background: '#808080' } }).png().toBuffer();
+    expect(await decodeImage(strip)).toMatchObject({ width: 2, height: MAX_SIDE });
   });
 
   it('refuses a PNG header claiming 100000×100000 before decoding anything', async () => {

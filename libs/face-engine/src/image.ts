@@ -6,6 +6,13 @@ import type { Box, RgbImage } from './types';
 /** 50 megapixels: a 8660×5773 scan. Bigger inputs are refused before any pixel is decoded. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 
+/**
+ * The longest side accepted, whatever the pixel count: JPEG's own limit. A taller (or wider) image
+ * within the pixel limit is a strip a few pixels across, not a photo, and decoding and resizing
+ * cost time per row: a 95 KB PNG of 1×49,000,000 pixels held a detector for minutes.
+ */
+export const MAX_SIDE = 65_535;
+
 /** Formats we accept. SVG, PDF and friends are refused: they are programs, not photos. */
 const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'avif', 'heif', 'tiff', 'gif']);
 
@@ -51,6 +58,9 @@ export async function decodeImage(input: Buffer, options: DecodeOptions = {}): P
       'IMAGE_TOO_LARGE',
       `image is ${width}×${height} (${megapixels(width * height)}), over the limit of ${megapixels(maxPixels)}`,
     );
+  }
+  if (Math.max(width, height) > MAX_SIDE) {
+    throw new FaceEngineError('IMAGE_TOO_LARGE', `image is ${width}×${height}: a side over ${MAX_SIDE} pixels`);
   }
 
   try {
