@@ -18,6 +18,8 @@ import sharp from 'sharp';
 
 const DEMO = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
 const SHARED_FACES = path.resolve(__dirname, '../../shared/faces');
+/** The calls' timeout here: long enough for a loaded CI machine, short enough for the slow-URL test. */
+const SYNC_TIMEOUT_MS = 12_000;
 
 type Box = [number, number, number, number];
 /** [demo photo, face box] as the engine finds them (x, y, w, h). */
@@ -87,8 +89,15 @@ beforeAll(async () => {
   }
   photos.blank = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#8899aa' } }).jpeg().toBuffer();
   const roots = [root, DEMO, ...(existsSync(SHARED_FACES) ? [SHARED_FACES] : [])];
-  // No rate limit: this spec makes many calls in a row, and the limit has its own tests.
-  service = await startService({ FACEPIPE_PATH_ROOTS: roots.join(','), FACEPIPE_ALLOW_PRIVATE_URLS: 'true', FACEPIPE_RATE_LIMIT: '0' });
+  // No rate limit: this spec makes many calls in a row, and the limit has its own tests. A fetch
+  // limit past the calls' timeout: a slow URL must be cut off by the caller's time left.
+  service = await startService({
+    FACEPIPE_PATH_ROOTS: roots.join(','),
+    FACEPIPE_ALLOW_PRIVATE_URLS: 'true',
+    FACEPIPE_RATE_LIMIT: '0',
+    FACEPIPE_SYNC_TIMEOUT_MS: String(SYNC_TIMEOUT_MS),
+    FACEPIPE_FETCH_TIMEOUT_MS: '120000',
+  });
   expect((await api('POST', '/v1/collections', { name: 'rec' })).status).toBe(201);
   for (const [name, externalId] of [['Anna', 'emp-1'], ['Bob', 'emp-2']]) {
     const res = await api('POST', '/v1/collections/rec/identities', { name, externalId, metadata: { team: 'blue' } });
@@ -237,6 +246,25 @@ describe('verify and detect', () => {
     expect(bad.status).toBeGreaterThanOrEqual(400);
     expect(bad.status).toBeLessThan(500);
   });
+
+  it("answers a URL that never responds with 502 URL_FETCH_FAILED within the call's timeout, not a 504", async () => {
+    const server = http.createServer(() => undefined); // takes the request, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hang.jpg`;
+      const started = Date.now();
+      const res = await api('POST', '/v1/detect', { url });
+      expect(res.status).toBe(502);
+      expect(res.json.error.code).toBe('URL_FETCH_FAILED');
+      expect(Date.now() - started).toBeLessThan(SYNC_TIMEOUT_MS);
+      // Answered once, not retried into the timeout: the detector takes the next call at once.
+      const next = await api('POST', '/v1/detect', { path: path.join(root, 'stranger.jpg') });
+      expect(next.status).toBe(200);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }, 60_000);
 
   it('fetches a URL source', async () => {
     const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(photos.stranger));

@@ -1,6 +1,6 @@
 import { QUEUES, decodeBytes, encodeFloat32, type SyncEmbedJob, type SyncMatchJob, type VerifyResult } from '@facepipe/contracts';
 import { type RgbImage, cosineSimilarity } from '@facepipe/face-engine';
-import { type MicroBatcher, SYNC_JOB_OPTIONS, failSyncCall, sendReply, type Queues } from '@facepipe/pipeline';
+import { type MicroBatcher, SYNC_JOB_OPTIONS, callerGaveUp, failSyncCall, sendReply, type Queues } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -20,6 +20,8 @@ export class SyncEmbedProcessor {
   ) {}
 
   async process(job: Job<SyncEmbedJob>): Promise<unknown> {
+    // Queued longer than its caller waited (a backlog): nobody reads the answer any more.
+    if (callerGaveUp(job.data.request)) return { skipped: 'CALLER_GAVE_UP' };
     try {
       return await this.embed(job.data);
     } catch (err) {

@@ -19,16 +19,22 @@ export const MAX_SEARCH_K = 100;
 
 const requestId = z.string().min(1).max(64);
 const threshold = z.number().min(-1).max(1);
+/**
+ * When the gateway stops waiting (ms since the epoch): a stage that picks the call up later skips
+ * it, since nobody will read the answer, and a URL source is fetched within the time left.
+ * Optional: calls queued by a gateway of an earlier version have none.
+ */
+const deadline = z.number().int().positive().optional();
 
 export const syncRequestSchema = z.discriminatedUnion('op', [
   /** Faces with boxes, landmarks and quality; answered by the detector. */
-  z.object({ id: requestId, op: z.literal('detect') }),
+  z.object({ id: requestId, deadline, op: z.literal('detect') }),
   /** The job's `source` is photo `a`; `b` is the other. The largest face of each is compared. */
-  z.object({ id: requestId, op: z.literal('verify'), b: photoSourceSchema, threshold }),
+  z.object({ id: requestId, deadline, op: z.literal('verify'), b: photoSourceSchema, threshold }),
   /** Every face of the photo against the collection's identities; `threshold` already resolved by the gateway. */
-  z.object({ id: requestId, op: z.literal('search'), k: z.number().int().min(1).max(MAX_SEARCH_K), threshold, exact: z.boolean() }),
+  z.object({ id: requestId, deadline, op: z.literal('search'), k: z.number().int().min(1).max(MAX_SEARCH_K), threshold, exact: z.boolean() }),
   /** The largest face (or every face with `all`) joins the identity; faces below `minQuality` are refused. */
-  z.object({ id: requestId, op: z.literal('enroll'), identityId: z.string().min(1).max(128), all: z.boolean(), minQuality: z.number().min(0).max(1) }),
+  z.object({ id: requestId, deadline, op: z.literal('enroll'), identityId: z.string().min(1).max(128), all: z.boolean(), minQuality: z.number().min(0).max(1) }),
 ]);
 export type SyncRequest = z.infer<typeof syncRequestSchema>;
 export type SyncOp = SyncRequest['op'];

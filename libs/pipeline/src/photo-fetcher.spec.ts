@@ -321,5 +321,15 @@ describe('PhotoFetcher', () => {
       expect((err as Error).message).toMatch(/within 300 ms/);
       expect(Date.now() - started).toBeLessThan(2000);
     }, 5000);
+
+    it("takes a call's own time limit instead of the configured one (a waiting caller's time left)", async () => {
+      const started = Date.now();
+      const err = await fetcher({ allowPrivateUrls: true, timeoutMs: 60_000 })
+        .fetch({ kind: 'url', url: url('/hang') }, { timeoutMs: 200 })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'URL_FETCH_FAILED' });
+      expect((err as Error).message).toMatch(/within 200 ms/);
+      expect(Date.now() - started).toBeLessThan(2000);
+    }, 5000);
   });
 });

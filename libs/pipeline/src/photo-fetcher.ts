@@ -41,14 +41,15 @@ export class PhotoFetcher {
     this.lookup = safeLookup(opts.allowPrivateUrls, { resolve: opts.resolve, isAllowed: this.isAllowed });
   }
 
-  fetch(source: PhotoSource): Promise<Buffer> {
+  /** `timeoutMs`: for a URL, this call's limit instead of the configured one (a waiting caller's time left). */
+  fetch(source: PhotoSource, opts: { timeoutMs?: number } = {}): Promise<Buffer> {
     switch (source.kind) {
       case 'blob':
         return this.opts.blobs.read(source.blobId);
       case 'path':
         return this.fetchPath(source.path);
       case 'url':
-        return this.fetchUrl(source.url);
+        return this.fetchUrl(source.url, opts.timeoutMs ?? this.opts.timeoutMs);
     }
   }
 
@@ -93,13 +94,13 @@ export class PhotoFetcher {
     }
   }
 
-  private async fetchUrl(raw: string): Promise<Buffer> {
+  private async fetchUrl(raw: string, timeoutMs: number): Promise<Buffer> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.opts.timeoutMs);
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
       let url = parseHttpUrl(raw);
       for (let redirects = 0; ; redirects++) {
-        const hop = await this.get(url, controller.signal);
+        const hop = await this.get(url, controller.signal, timeoutMs);
         if ('body' in hop) return hop.body;
         if (redirects === MAX_REDIRECTS) throw new PipelineError('URL_FETCH_FAILED', `more than ${MAX_REDIRECTS} redirects`);
         url = parseHttpUrl(resolveLocation(hop.location, url)); // every hop is checked again
@@ -110,13 +111,13 @@ export class PhotoFetcher {
   }
 
   /** One HTTP GET: a body, a redirect, or a typed error. */
-  private get(url: URL, signal: AbortSignal): Promise<Hop> {
+  private get(url: URL, signal: AbortSignal, timeoutMs: number): Promise<Hop> {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     // Sockets do not call `lookup` for IP literals, so those are checked here.
     if (net.isIP(host) && !this.isAllowed(host)) {
       return Promise.reject(new PipelineError('URL_NOT_ALLOWED', `${host} is a private or reserved address`));
     }
-    const timedOut = () => new PipelineError('URL_FETCH_FAILED', `no complete answer within ${this.opts.timeoutMs} ms`);
+    const timedOut = () => new PipelineError('URL_FETCH_FAILED', `no complete answer within ${timeoutMs} ms`);
     const max = this.opts.maxBytes;
     return new Promise<Hop>((resolve, reject) => {
       let settled = false;

@@ -1,4 +1,4 @@
-import { PRIORITY } from '@facepipe/contracts';
+import { PRIORITY, type SyncRequest } from '@facepipe/contracts';
 import type { Job, JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isLastAttempt } from './completion';
@@ -28,4 +28,25 @@ export async function failSyncCall(redis: Redis, prefix: string, job: Job, reque
   const reply = errorReply(err);
   await sendReply(redis, prefix, requestId, reply);
   return { failed: reply.ok ? 'unknown' : reply.error.code };
+}
+
+/**
+ * The caller of a synchronous call has stopped waiting (its gateway answered 504): nobody will read
+ * the answer, so a stage that picks the call up now skips it instead of spending a worker on it.
+ */
+export function callerGaveUp(request: SyncRequest, now = Date.now()): boolean {
+  return request.deadline !== undefined && now >= request.deadline;
+}
+
+/** What a synchronous call keeps for the stages after a URL fetch (detect, embed, match, reply). */
+const ANSWER_MARGIN_MS = 1_000;
+
+/**
+ * How long a synchronous call's URL source may take to fetch: the configured limit, within the time
+ * the caller still waits, so that a slow server is answered with URL_FETCH_FAILED rather than a
+ * 504 while a detector slot is still held.
+ */
+export function syncFetchTimeoutMs(request: SyncRequest, fetchTimeoutMs: number, now = Date.now()): number {
+  if (request.deadline === undefined) return fetchTimeoutMs;
+  return Math.max(1, Math.min(fetchTimeoutMs, request.deadline - now - ANSWER_MARGIN_MS));
 }

@@ -20,7 +20,7 @@ describe('IdentitiesRepository: deleting an identity', () => {
   });
 
   it('removes the record and frees its externalId at once, and keeps the deletion marked until finished', async () => {
-    const created = await repo.create('c', { name: 'Ada', externalId: 'emp-1' });
+    const created = await repo.create('c', { name: 'Ada', externalId: 'emp-1', createdAt: new Date().toISOString() });
     if (!('record' in created)) throw new Error('not created');
     const { id } = created.record;
     expect(await repo.startDelete('c', id, 'detach')).toEqual({ ok: true, resumed: false });
@@ -28,7 +28,7 @@ describe('IdentitiesRepository: deleting an identity', () => {
     expect(await repo.get('c', id)).toBeNull();
     expect(await repo.byExternalId('c', 'emp-1')).toBeNull();
     expect((await repo.page('c', undefined, 10)).items).toEqual([]);
-    const again = await repo.create('c', { name: 'Ada 2', externalId: 'emp-1' });
+    const again = await repo.create('c', { name: 'Ada 2', externalId: 'emp-1', createdAt: new Date().toISOString() });
     expect('record' in again).toBe(true);
 
     // Until its faces are handled: the same DELETE resumes it, one of the other mode is refused.

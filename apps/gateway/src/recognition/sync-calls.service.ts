@@ -37,7 +37,7 @@ export class SyncCalls {
       collection: call.collection ?? '',
       key: call.key ?? 'sync',
       source: call.source,
-      request: { ...call.request, id } as SyncRequest,
+      request: { ...call.request, id, deadline: Date.now() + this.config.syncTimeoutMs } as SyncRequest,
     };
     // Wait first, then enqueue: a fast answer is not missed.
     const pending = await this.replies.expect<SyncResults[P['op']]>(id, this.config.syncTimeoutMs);
