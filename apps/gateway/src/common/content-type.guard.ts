@@ -29,7 +29,16 @@ export class ContentTypeGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<Request>();
     if (!hasBody(req) && this.reflector.getAllAndOverride<boolean | undefined>(BODY_OPTIONAL, [context.getHandler(), context.getClass()])) return true;
     const contentType = req.headers['content-type'];
-    if (contentType && req.is(types)) return true;
+    if (contentType && req.is(types)) {
+      // JSON bodies are decoded by the body parser (gzip, deflate, br; others are 415 there). A
+      // multipart body is streamed to disk as it comes, undecoded: any encoding would be read as
+      // garbage, so none is taken.
+      const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      if (encoding !== 'identity' && req.is('multipart/form-data')) {
+        throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `A multipart body cannot be content-encoded (content-encoding: ${encoding}); send it as it is`);
+      }
+      return true;
+    }
     throw new ApiError(
       415,
       'UNSUPPORTED_MEDIA_TYPE',

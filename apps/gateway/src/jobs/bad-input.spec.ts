@@ -140,6 +140,8 @@ describe('bad input to the ingest routes', () => {
     ['JSON in latin1', () => post(gw.base, photos, { 'content-type': 'application/json; charset=latin1' }, json({ items: [good()] })), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['JSON that is not valid UTF-8', () => post(gw.base, photos, JSON_TYPE, Buffer.concat([Buffer.from(`{"items":[{"path":"${root}/a`), Buffer.from([0xff, 0xfe]), Buffer.from('.jpg"}]}')])), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['JSON in UTF-16', () => post(gw.base, photos, { 'content-type': 'application/json; charset=utf-16' }, Buffer.from(json({ items: [good()] }), 'utf16le')), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a content-encoded multipart body', () => post(gw.base, photos, { ...MULTIPART, 'content-encoding': 'gzip' }, multipart(part('photos', 'x', 'a.jpg'))), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a multipart body with an unknown content encoding', () => post(gw.base, photos, { ...MULTIPART, 'content-encoding': 'x-evil' }, multipart(part('photos', 'x', 'a.jpg'))), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['an unknown content encoding', () => post(gw.base, photos, { ...JSON_TYPE, 'content-encoding': 'snappy' }, json({ items: [good()] })), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     // Refused by Node's HTTP parser, before any route: answered in the same JSON shape.
     ['a 64 KB header', () => post(gw.base, photos, { ...JSON_TYPE, 'x-filler': 'f'.repeat(64 * 1024) }, json({ items: [good()] })), 431, 'HEADERS_TOO_LARGE'],
