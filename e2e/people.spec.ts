@@ -146,6 +146,9 @@ it('lists people, merges, moves, names, reclusters keeping the manual decisions,
   };
   const [s1, s2] = await singleOf('two.jpg');
   const [t1, t2] = await singleOf('three.jpg');
+  const self = await api('POST', `/v1/collections/${C}/people/merge`, { ids: [s1.person.personId, s1.person.personId] });
+  expect([self.status, self.json.error.code, self.json.error.field]).toEqual([400, 'VALIDATION_FAILED', 'ids']);
+  expect((await facesOf(C, s1.person.personId)).every((f) => !f.pinned)).toBe(true); // not pinned by a merge that was none
   const merged = await api<{ personId: string; faces: number }>('POST', `/v1/collections/${C}/people/merge`, { ids: [s1.person.personId, s2.person.personId] });
   expect(merged.status).toBe(200);
   expect(merged.json.faces).toBe(2);

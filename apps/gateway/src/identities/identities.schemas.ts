@@ -25,8 +25,11 @@ function nestsWithin(value: unknown, max: number): boolean {
 
 const name = z.string().trim().min(1).max(200);
 const externalId = z.string().min(1).max(256).describe("the caller's own id for this person (an employee number…), unique in the collection");
+// Not z.record: it refuses an object with a "constructor" member and drops a "__proto__" one
+// (it rebuilds the object by assignment). The parsed JSON object is kept as it came.
 const metadata = z
-  .record(z.string(), z.unknown())
+  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object')
+  .meta({ type: 'object', additionalProperties: true })
   .superRefine((m, ctx) => {
     if (!nestsWithin(m, MAX_METADATA_DEPTH)) ctx.addIssue({ code: 'custom', message: `must nest at most ${MAX_METADATA_DEPTH} levels` });
     else if (Buffer.byteLength(JSON.stringify(m)) > MAX_METADATA_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON` });

@@ -110,6 +110,14 @@ describe('identities and synchronous calls (gateway)', () => {
       expect(res.body.metadata).toEqual(nested(32));
     });
 
+    it('keeps every member name of metadata, "constructor" and "__proto__" included', async () => {
+      const raw = '{"name":"Keys","metadata":{"constructor":1,"__proto__":{"b":2},"toString":"x","a":{"__proto__":[3]}}}';
+      const res = await gw.fetch('/v1/collections/people/identities', { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw });
+      expect(res.status).toBe(201);
+      const listed = (await gw.fetch('/v1/collections/people/identities?limit=100')).body.items.find((i: { id: string }) => i.id === res.body.id);
+      for (const body of [res.body, listed]) expect(JSON.stringify(body.metadata)).toBe('{"constructor":1,"__proto__":{"b":2},"toString":"x","a":{"__proto__":[3]}}');
+    });
+
     it('answers 404 for an unknown identity or collection', async () => {
       for (const [method, route] of [
         ['PATCH', '/v1/collections/people/identities/i000000000000000000000000'],

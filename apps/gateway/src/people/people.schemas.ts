@@ -17,7 +17,11 @@ export const namePersonSchema = z
 export const namePersonResponseSchema = z.object({ identityId: z.string(), name: z.string().optional(), faces: z.number().int() });
 
 /** POST …/people/merge */
-export const mergePeopleSchema = z.object({ ids: z.array(id).min(2).max(100), into: id.optional() }).strict();
+export const mergePeopleSchema = z
+  .object({ ids: z.array(id).min(2).max(100), into: id.optional() })
+  .strict()
+  // A person merged with itself is no merge: it would only pin its faces.
+  .refine((b) => new Set(b.ids).size === b.ids.length, { message: 'ids must name different people', path: ['ids'] });
 export const mergePeopleResponseSchema = z.object({ personId: z.string(), faces: z.number().int() });
 
 /** POST …/faces/{faceId}/move */
