@@ -292,6 +292,17 @@ describe('identities', () => {
     expect(candidates).toContain(group);
     expect(new Set(candidates).size).toBe(candidates.length);
 
+    // The same photo again, its largest face only: it replaces the three, it does not add to them.
+    const counted = (await api('GET', '/v1/collections/rec')).json.faces;
+    const again = await api('POST', `/v1/collections/rec/identities/${group}/faces`, { path: path.join(DEMO, 'sample1.jpg') });
+    expect(again.status).toBe(201);
+    expect(again.json.faces).toHaveLength(1);
+    expect((await api('GET', `/v1/collections/rec/identities/${group}`)).json.faces.map((f: Json) => f.faceId)).toEqual([again.json.faces[0].faceId]);
+    expect((await api('GET', '/v1/collections/rec')).json.faces).toBe(counted - 2);
+    // And with all=true once more: the three are back, once each.
+    expect((await api('POST', `/v1/collections/rec/identities/${group}/faces?all=true`, { path: path.join(DEMO, 'sample1.jpg') })).json.faces).toHaveLength(3);
+    expect((await api('GET', `/v1/collections/rec/identities/${group}`)).json.faces).toHaveLength(3);
+
     const erased = await api('DELETE', `/v1/collections/rec/identities/${group}?erase=true`);
     expect(erased).toEqual({ status: 200, json: { id: group, erased: true, faces: 3 } });
     expect((await fetch(`${service.base}/v1/faces/${enrolled.json.faces[0].faceId}/thumbnail`)).status).toBe(404);

@@ -115,8 +115,12 @@ export class RecognitionProcessor {
       vector: vectors[i],
       payload: { photoKey: key, kind: 'identity', identityId: request.identityId, box: f.box, score: f.score, quality: f.quality, createdAt } satisfies FacePayload,
     }));
-    // The same photo enrolled again replaces its faces (same ids); the counts move by the difference.
-    const previous = (await this.index.get(collection, faces.map((f) => f.id))).filter((h): h is Hit => h !== null);
+    // The same photo enrolled again replaces its faces: those it gives again keep their ids, and
+    // those it no longer gives (enrolled with `all` before, the largest only now) go. The key is
+    // the identity's own for this photo, so no other face has it. Counts move by the difference.
+    const previous = (await this.index.scroll(collection, { filter: { photoKey: key }, limit: 10_000 })).items;
+    const stale = previous.filter((h) => !faces.some((f) => f.id === h.id)).map((h) => h.id);
+    if (stale.length > 0) await this.index.delete(collection, { ids: stale });
     await this.index.upsert(collection, faces);
     await this.stats.applyChanges(collection, previous.map((h) => h.payload), faces.map((f) => f.payload));
     return {
