@@ -5,9 +5,10 @@
  */
 export const PIPELINE_ERROR_STATUS = {
   BLOB_NOT_FOUND: 404,
-  PATH_NOT_ALLOWED: 403,
+  // 400 like the gateway's own checks of the same input: a symlink found by the detector is no different.
+  PATH_NOT_ALLOWED: 400,
   PATH_NOT_FOUND: 404,
-  URL_NOT_ALLOWED: 403,
+  URL_NOT_ALLOWED: 400,
   URL_FETCH_FAILED: 502,
   PHOTO_TOO_LARGE: 413,
   JOB_NOT_FOUND: 404,

@@ -41,7 +41,7 @@ describe('replies', () => {
   it('keeps the status of a PipelineError and hides nothing but unknown errors as 500', () => {
     expect(errorReply(new PipelineError('URL_NOT_ALLOWED', 'private address'))).toEqual({
       ok: false,
-      error: { code: 'URL_NOT_ALLOWED', message: 'private address', status: 403 },
+      error: { code: 'URL_NOT_ALLOWED', message: 'private address', status: 400 },
     });
     expect(errorReply(new Error('boom'))).toMatchObject({ ok: false, error: { code: 'INTERNAL_ERROR', status: 500 } });
   });

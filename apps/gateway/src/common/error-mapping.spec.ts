@@ -3,6 +3,13 @@ import { BadRequestException, NotFoundException } from '@nestjs/common';
 import { z } from 'zod';
 import { ApiError } from './api-error';
 import { mapError } from './error-mapping';
+import { mapUploadError } from '../jobs/photo-upload.interceptor';
+
+describe('mapUploadError', () => {
+  it('answers an upload the client abandoned as 400 REQUEST_ABORTED, not a 500', () => {
+    expect(mapError(mapUploadError(new Error('Request aborted'), 1, 'photos'))).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_ABORTED' } }, unexpected: false });
+  });
+});
 
 describe('mapError', () => {
   it('passes typed errors through with their code', () => {

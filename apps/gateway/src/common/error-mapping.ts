@@ -94,7 +94,9 @@ export function mapError(err: unknown): MappedError {
 /** 400 VALIDATION_FAILED naming the first offending field (`items.3.path`). */
 export function fromZod(err: ZodError): MappedError {
   const issue = err.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : undefined;
+  // An unknown member is named by its own path (`colour`, `items.0.colour`), not its parent's.
+  const path = issue?.code === 'unrecognized_keys' && issue.keys.length > 0 ? [...issue.path, issue.keys[0]] : issue?.path;
+  const field = path && path.length > 0 ? path.map(String).join('.') : undefined;
   const message = issue ? (field ? `${field}: ${issue.message}` : issue.message) : 'Invalid request';
   return known(400, 'VALIDATION_FAILED', message, field);
 }

@@ -155,7 +155,9 @@ describe('bad input to the ingest routes', () => {
     ['a truncated multipart body', () => post(gw.base, photos, MULTIPART, part('photos', 'x', 'a.jpg')), 400, 'INVALID_MULTIPART'],
     ['a file in another field', () => post(gw.base, photos, MULTIPART, multipart(part('image', 'x', 'a.jpg'))), 400, 'INVALID_MULTIPART'],
     ['multipart without files', () => post(gw.base, photos, MULTIPART, multipart(part('seal', 'true'))), 400, 'VALIDATION_FAILED', 'photos'],
-    ['an unknown multipart field', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'a.jpg'), part('colour', 'red'))), 400, 'VALIDATION_FAILED'],
+    ['an unknown multipart field', () => post(gw.base, photos, MULTIPART, multipart(part('photos', 'x', 'a.jpg'), part('colour', 'red'))), 400, 'VALIDATION_FAILED', 'colour'],
+    ['an unknown JSON member', () => post(gw.base, photos, JSON_TYPE, json({ items: [good()], colour: 'red' })), 400, 'VALIDATION_FAILED', 'colour'],
+    ['an unknown member of an item', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { path: `${root}/x.jpg`, colour: 'red' }] })), 400, 'VALIDATION_FAILED', 'items.1.colour'],
 
     // Collections
     ...['Upper', 'a%20b', '%2e%2e%2f%2e%2e%2fetc', 'x'.repeat(65), '%C3%BC'].map(

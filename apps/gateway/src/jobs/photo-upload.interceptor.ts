@@ -86,6 +86,8 @@ export class PhotoUploadInterceptor implements NestInterceptor {
  * field the route does not take.
  */
 export function mapUploadError(err: unknown, maxPhotoBytes: number, wrongField: string): unknown {
+  // The client went away mid-upload (multer's own error): nobody to answer, and not our failure.
+  if (err instanceof Error && err.message === 'Request aborted') return ApiError.badRequest('REQUEST_ABORTED', 'The request was aborted');
   if (err instanceof PayloadTooLargeException) {
     return new ApiError(413, 'PHOTO_TOO_LARGE', `A photo is larger than ${maxPhotoBytes} bytes`);
   }
