@@ -30,12 +30,15 @@ export async function failSyncCall(redis: Redis, prefix: string, job: Job, reque
   return { failed: reply.ok ? 'unknown' : reply.error.code };
 }
 
+/** The deadline is the gateway's clock, read by another machine's: a little slack for their skew. */
+const CLOCK_SKEW_MS = 2_000;
+
 /**
  * The caller of a synchronous call has stopped waiting (its gateway answered 504): nobody will read
  * the answer, so a stage that picks the call up now skips it instead of spending a worker on it.
  */
 export function callerGaveUp(request: SyncRequest, now = Date.now()): boolean {
-  return request.deadline !== undefined && now >= request.deadline;
+  return request.deadline !== undefined && now >= request.deadline + CLOCK_SKEW_MS;
 }
 
 /** What a synchronous call keeps for the stages after a URL fetch (detect, embed, match, reply). */
