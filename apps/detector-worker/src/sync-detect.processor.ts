@@ -120,7 +120,7 @@ export class SyncDetectProcessor {
   }
 
   private async find(source: PhotoSource, request: SyncDetectJob['request']): Promise<Found> {
-    const image = await this.engine.decode(await this.fetcher.fetch(source, { timeoutMs: syncFetchTimeoutMs(request, this.fetchTimeoutMs) }));
+    const image = await this.engine.decode(await this.fetcher.fetch(source, { timeoutMs: syncFetchTimeoutMs(request.deadline, this.fetchTimeoutMs) }));
     const stop = this.metrics?.modelSeconds.startTimer({ model: 'detect' });
     const faces = await this.engine.detect(image);
     stop?.();

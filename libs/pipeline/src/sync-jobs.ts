@@ -49,7 +49,7 @@ const ANSWER_MARGIN_MS = 1_000;
  * the caller still waits, so that a slow server is answered with URL_FETCH_FAILED rather than a
  * 504 while a detector slot is still held.
  */
-export function syncFetchTimeoutMs(request: SyncRequest, fetchTimeoutMs: number, now = Date.now()): number {
-  if (request.deadline === undefined) return fetchTimeoutMs;
-  return Math.max(1, Math.min(fetchTimeoutMs, request.deadline - now - ANSWER_MARGIN_MS));
+export function syncFetchTimeoutMs(deadline: number | undefined, fetchTimeoutMs: number, now = Date.now()): number {
+  if (deadline === undefined) return fetchTimeoutMs;
+  return Math.max(1, Math.min(fetchTimeoutMs, deadline - now - ANSWER_MARGIN_MS));
 }

@@ -56,7 +56,9 @@ export function mapError(err: unknown): MappedError {
     return known(err.status, err.code, err.message, err.field);
   }
   if (err instanceof PipelineError) {
-    return err.status >= 500 ? { status: err.status, body: { error: { code: err.code, message: err.message } }, unexpected: true } : known(err.status, err.code, err.message);
+    // Every code is one the client is meant to read; the only 5xx, 502 URL_FETCH_FAILED (a URL
+    // source's server failed), is no fault of ours either.
+    return known(err.status, err.code, err.message);
   }
   if (err instanceof RequestError) {
     // A worker's answer to a synchronous call; a timeout (504) is expected under load, not a bug.
