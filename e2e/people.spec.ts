@@ -264,6 +264,8 @@ it('does not bring a deleted collection back through photos still in flight, eve
   const generations = existsSync(thumbs) ? readdirSync(thumbs) : [];
   const live = JSON.parse((await redis.hget(`${service.prefix}:collections`, 'inflight'))!).createdAt.replace(/[^0-9A-Za-z]/g, '');
   expect(generations).not.toContain(`g${live}`);
+  // Nor do they stay in the deleted one's: a crop written after the delete dropped the folder is removed by its writer.
+  expect(generations).toEqual([]);
 });
 
 it('serves no thumbnail of a face the index no longer holds, though its crop is still on disk', async () => {

@@ -53,6 +53,19 @@ describe('ThumbnailStore (real Redis, real files)', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('removes crops written for a generation that is no longer live (deleted, or deleted and created again)', async () => {
+    const id = faceId('c', 'photo.jpg', 0);
+    // The detector checked the collection at this creation time; it was deleted before the write.
+    expect(await store.putMany('c', [{ faceId: id, crop: crop(1) }], '2024-01-01T00:00:00.000Z')).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+    // … and created again meanwhile: the new generation keeps its own crops, the old one goes.
+    await register('c', '2024-06-01T00:00:00.000Z');
+    await store.putMany('c', [{ faceId: faceId('c', 'new.jpg', 0), crop: crop(2) }]);
+    expect(await store.putMany('c', [{ faceId: id, crop: crop(1) }], '2024-01-01T00:00:00.000Z')).toBe(false);
+    expect(readdirSync(path.join(dir, 'c'))).toEqual(['g20240601T000000000Z']);
+    expect(await store.read(faceId('c', 'new.jpg', 0))).not.toBeNull();
+  });
+
   it('refuses a face id of another collection', async () => {
     await register('c', '2024-01-01T00:00:00.000Z');
     await expect(store.putMany('c', [{ faceId: faceId('d', 'k', 0), crop: crop(1) }])).rejects.toThrow(TypeError);

@@ -28,7 +28,8 @@ export function thumbnailDir(dataDir: string): string {
  * Layout: `<dir>/<collection>/<generation>/<2 hex>/<faceId>.jpg`. The generation is the
  * collection's creation time in the registry, so a crop written by an in-flight photo just after
  * its collection was deleted lands in a generation nobody reads — a collection re-created under
- * the same name never shows it — and the next delete of that name removes it with the rest.
+ * the same name never shows it — and the writer, seeing that generation is no longer the live one,
+ * removes it again.
  */
 export class ThumbnailStore {
   constructor(
@@ -42,6 +43,11 @@ export class ThumbnailStore {
    * when the collection is not registered (deleted while the photo was in flight). `createdAt`:
    * the collection's creation time as the caller checked it, when it did; a namesake created since
    * then does not get these crops.
+   *
+   * A collection deleted while the crops were being written has had its thumbnails dropped
+   * already: the generation is checked again afterwards, and crops of a generation no longer live
+   * are removed here (returning false), so they never stay on disk. Deleted after that check,
+   * the collection's own drop removes them.
    */
   async putMany(collection: string, faces: { faceId: string; crop: FaceCrop }[], createdAt?: string): Promise<boolean> {
     const generation = createdAt !== undefined ? generationOf(createdAt) : await this.generation(collection);
@@ -60,7 +66,11 @@ export class ThumbnailStore {
       await fs.writeFile(tmp, jpeg);
       await fs.rename(tmp, file);
     }
-    return true;
+    if ((await this.generation(collection)) === generation) return true;
+    // A dead generation holds nothing anyone will read: all of it goes, and the collection's folder if now empty.
+    await fs.rm(path.join(this.dir, collection, generation), { recursive: true, force: true });
+    await fs.rmdir(path.join(this.dir, collection)).catch(() => undefined);
+    return false;
   }
 
   /** The JPEG of a face, or null when there is none (or its collection does not exist). */
