@@ -10,7 +10,7 @@ import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { FaceEngineError, type FaceEngineErrorCode } from './errors';
-import { DEFAULT_MAX_PIXELS, MAX_SIDE, cropResize, cropResizePadded, decodeImage, decodeImageFile, padTo } from './image';
+import { DEFAULT_MAX_PIXELS, MAX_JPEG_SCANS, MAX_SIDE, cropResize, cropResizePadded, decodeImage, decodeImageFile, padTo } from './image';
 import type { RgbImage } from './types';
 
 /** A width×height RGB image with a left-to-right red ramp, top-to-bottom green ramp, constant blue. */
@@ -205,6 +205,19 @@ describe('decodeImage: refusals', () => {
     // The longest side allowed still decodes.
     const strip = await sharp({ create: { width: 2, height: MAX_SIDE, channels: 3, background: '#808080' } }).png().toBuffer();
     expect(await decodeImage(strip)).toMatchObject({ width: 2, height: MAX_SIDE });
+  });
+
+  it('refuses a JPEG of hundreds of scans (each one a pass over the whole image) before decoding it, and decodes a progressive photo', async () => {
+    const progressive = await ramp(64, 48).jpeg({ progressive: true }).toBuffer();
+    expect(await decodeImage(progressive)).toMatchObject({ width: 64, height: 48 });
+    // The same photo with its last scan repeated: every copy is a valid (no-op) refinement pass.
+    const lastScan = progressive.lastIndexOf(Buffer.from([0xff, 0xda]));
+    const scan = progressive.subarray(lastScan, progressive.length - 2); // up to EOI
+    const many = Buffer.concat([progressive.subarray(0, progressive.length - 2), ...Array.from({ length: MAX_JPEG_SCANS }, () => scan), Buffer.from([0xff, 0xd9])]);
+    const started = Date.now();
+    const err = await expectCode(decodeImage(many), 'IMAGE_DECODE_FAILED');
+    expect(err.message).toContain(`over ${MAX_JPEG_SCANS} scans`);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('refuses a PNG header claiming 100000×100000 before decoding anything', async () => {
