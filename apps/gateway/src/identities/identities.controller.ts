@@ -115,7 +115,8 @@ export class IdentitiesController {
     summary: 'Delete an identity',
     description:
       'By default its faces stay in the collection, detached: they become one unknown person (pinned, so reclustering keeps them together) and leave 1:N search. ' +
-      'With `?erase=true` they are deleted from the face index, with their thumbnails.',
+      'With `?erase=true` they are deleted from the face index, with their thumbnails. ' +
+      'The identity is 404 from the start of the call; a DELETE cut off half-way is finished by repeating it, and one of the other kind meanwhile is 409 IDENTITY_BEING_DELETED.',
   })
   @ApiParam(COLLECTION_PARAM)
   @ApiParam(ID_PARAM)
@@ -123,6 +124,7 @@ export class IdentitiesController {
   @ApiResponse({ status: 200, schema: openApiSchema(deleteIdentityResponseSchema) })
   @ApiResponse({ status: 400, description: 'VALIDATION_FAILED', schema: ERROR_SCHEMA })
   @ApiResponse(NOT_FOUND)
+  @ApiResponse({ status: 409, description: 'IDENTITY_BEING_DELETED', schema: ERROR_SCHEMA })
   @ApiResponse(TIMEOUT)
   delete(@Param('name') name: string, @Param('id') id: string, @Query() query: unknown): Promise<DeleteIdentityResponse> {
     return this.identities.delete(name, id, parseWith(deleteIdentityQuerySchema, query).erase);
@@ -148,7 +150,6 @@ export class IdentitiesController {
   @ApiQuery({ name: 'all', required: false, schema: { type: 'boolean', default: false } })
   @ApiResponse({ status: 201, schema: openApiSchema(enrollResultSchema) })
   @ApiResponse({ status: 400, description: 'VALIDATION_FAILED, INVALID_MULTIPART, PATH_NOT_ALLOWED, URL_NOT_ALLOWED', schema: ERROR_SCHEMA })
-  @ApiResponse({ status: 403, description: 'PATH_NOT_ALLOWED, URL_NOT_ALLOWED (found by the detector)', schema: ERROR_SCHEMA })
   @ApiResponse(NOT_FOUND)
   @ApiResponse({ status: 413, description: 'PHOTO_TOO_LARGE, IMAGE_TOO_LARGE', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 415, description: 'UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_IMAGE_FORMAT', schema: ERROR_SCHEMA })

@@ -27,12 +27,11 @@ import { SyncCalls } from './sync-calls.service';
 import { SyncPhotoRoute } from './sync-upload.interceptor';
 
 const INPUT_ERRORS = [
-  { status: 400, description: 'VALIDATION_FAILED, INVALID_MULTIPART, INVALID_JSON, PATH_NOT_ALLOWED, URL_NOT_ALLOWED' },
-  { status: 403, description: 'PATH_NOT_ALLOWED, URL_NOT_ALLOWED (found by the detector: a symlink out of a root, a name resolving to a private address)' },
+  { status: 400, description: 'VALIDATION_FAILED, INVALID_MULTIPART, INVALID_JSON, PATH_NOT_ALLOWED, URL_NOT_ALLOWED (also a symlink out of a root, a name resolving to a private address)' },
   { status: 413, description: 'PHOTO_TOO_LARGE, IMAGE_TOO_LARGE' },
   { status: 415, description: 'UNSUPPORTED_MEDIA_TYPE (the request), UNSUPPORTED_IMAGE_FORMAT (the photo)' },
   { status: 429, description: 'RATE_LIMITED' },
-  { status: 502, description: 'URL_FETCH_FAILED' },
+  { status: 502, description: "URL_FETCH_FAILED: the URL's server failed, or did not answer within the call's time" },
   { status: 504, description: 'REQUEST_TIMEOUT: the workers did not answer within FACEPIPE_SYNC_TIMEOUT_MS' },
 ] as const;
 
