@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const thumbnails = new ThumbnailStore(thumbnailDir(config.dataDir), redis, config.prefix);
   const processor = new DetectProcessor(engine, fetcher, queues, jobStore, metrics, thumbnails, new CollectionRegistry(redis, config.prefix));
   // Synchronous calls (search, verify, detect, enrol) ride the same queue at a higher priority.
-  const sync = new SyncDetectProcessor(engine, fetcher, queues, redis, config.prefix, config.fetchTimeoutMs, metrics, thumbnails);
+  const sync = new SyncDetectProcessor(engine, fetcher, queues, redis, config.prefix, metrics, thumbnails);
   await runStage<DetectJob>({
     stage: 'detector',
     queue: QUEUES.detect,

@@ -1,6 +1,6 @@
 import { QUEUES, encodeBytes, faceId, type DetectResult, type PhotoSource, type SyncDetectJob, type SyncEmbedJob } from '@facepipe/contracts';
 import { type Face, FaceEngine, FaceEngineError, type FaceEngineErrorCode, type RgbImage, largestFace } from '@facepipe/face-engine';
-import { PhotoFetcher, PipelineError, RequestError, SYNC_JOB_OPTIONS, callerGaveUp, failSyncCall, sendReply, syncFetchTimeoutMs, type Metrics, type Queues, type ThumbnailStore } from '@facepipe/pipeline';
+import { PhotoFetcher, RequestError, SYNC_JOB_OPTIONS, callerGaveUp, failSyncCall, sendReply, type Metrics, type Queues, type ThumbnailStore } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isPermanent } from './detect.processor';
@@ -34,8 +34,6 @@ export class SyncDetectProcessor {
     private readonly queues: Queues,
     private readonly redis: Redis,
     private readonly prefix: string,
-    /** FACEPIPE_FETCH_TIMEOUT_MS: a URL source's limit, within the caller's time left. */
-    private readonly fetchTimeoutMs: number,
     private readonly metrics?: Metrics,
     /** Enrolled faces get a thumbnail too, like ingested ones. */
     private readonly thumbnails?: ThumbnailStore,
@@ -58,15 +56,12 @@ export class SyncDetectProcessor {
       }
     } catch (err) {
       const e = asRequestError(err);
-      // A URL that failed within the caller's time is answered, not retried: a retry would only
-      // hold a detector slot until the caller's timeout. The caller may send the call again.
-      const final = isPermanent(err) || isFetchFailure(err) || (e instanceof RequestError && e.status < 500);
-      return failSyncCall(this.redis, this.prefix, job, request.id, e, final);
+      return failSyncCall(this.redis, this.prefix, job, request.id, e, isPermanent(err) || (e instanceof RequestError && e.status < 500));
     }
   }
 
   private async detect(data: SyncDetectJob): Promise<{ faces: number }> {
-    const { image, faces } = await this.find(data.source, data.request);
+    const { image, faces } = await this.find(data.source);
     const result: DetectResult = {
       width: image.width,
       height: image.height,
@@ -77,7 +72,7 @@ export class SyncDetectProcessor {
   }
 
   private async verify(data: SyncDetectJob, b: PhotoSource): Promise<{ faces: number }> {
-    const [fa, fb] = await Promise.all([this.find(data.source, data.request), this.find(b, data.request)]);
+    const [fa, fb] = await Promise.all([this.find(data.source), this.find(b)]);
     for (const [name, found] of [['a', fa], ['b', fb]] as const) {
       if (found.faces.length === 0) throw new RequestError(422, 'NO_FACE', `No face found in photo ${name}`);
     }
@@ -91,7 +86,7 @@ export class SyncDetectProcessor {
   }
 
   private async search(data: SyncDetectJob): Promise<{ faces: number }> {
-    const { image, faces } = await this.find(data.source, data.request);
+    const { image, faces } = await this.find(data.source);
     if (faces.length === 0) {
       // Nothing to compare: the answer is known here.
       const threshold = data.request.op === 'search' ? data.request.threshold : 0;
@@ -103,7 +98,7 @@ export class SyncDetectProcessor {
   }
 
   private async enroll(data: SyncDetectJob, all: boolean, minQuality: number): Promise<{ faces: number }> {
-    const { image, faces } = await this.find(data.source, data.request);
+    const { image, faces } = await this.find(data.source);
     if (faces.length === 0) throw new RequestError(422, 'NO_FACE', 'No face found in the photo');
     const candidates = all ? faces : [largestFace(faces)!];
     const good = candidates.filter((f) => f.quality >= minQuality);
@@ -119,8 +114,8 @@ export class SyncDetectProcessor {
     return { faces: good.length };
   }
 
-  private async find(source: PhotoSource, request: SyncDetectJob['request']): Promise<Found> {
-    const image = await this.engine.decode(await this.fetcher.fetch(source, { timeoutMs: syncFetchTimeoutMs(request.deadline, this.fetchTimeoutMs) }));
+  private async find(source: PhotoSource): Promise<Found> {
+    const image = await this.engine.decode(await this.fetcher.fetch(source));
     const stop = this.metrics?.modelSeconds.startTimer({ model: 'detect' });
     const faces = await this.engine.detect(image);
     stop?.();
@@ -171,8 +166,4 @@ function asRequestError(err: unknown): unknown {
     return status ? new RequestError(status, err.code, err.message) : err;
   }
   return err;
-}
-
-function isFetchFailure(err: unknown): boolean {
-  return err instanceof PipelineError && err.code === 'URL_FETCH_FAILED';
 }

@@ -30,10 +30,16 @@ export class CollectionRegistry {
     const [[recordErr, record], [ownerErr, owner]] = res as [[Error | null, string | null], [Error | null, string | null]];
     if (recordErr || ownerErr) throw recordErr ?? ownerErr;
     if (record === null || owner !== collection) return null;
-    try {
-      return JSON.parse(record) as { createdAt?: string };
-    } catch {
-      return {};
-    }
+    return { createdAt: createdAtOf(record) };
+  }
+}
+
+/** A registry record's creation time (what tells a collection from a namesake), if it has one. */
+export function createdAtOf(raw: string): string | undefined {
+  try {
+    const createdAt = (JSON.parse(raw) as { createdAt?: unknown }).createdAt;
+    return typeof createdAt === 'string' ? createdAt : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { createdAtOf } from './collection-registry';
 
 /** An aligned face crop: interleaved RGB bytes. */
 export interface FaceCrop {
@@ -108,14 +109,7 @@ export class ThumbnailStore {
 
   private async generation(collection: string): Promise<string | null> {
     const raw = await this.redis.hget(collectionsKey(this.prefix), collection);
-    if (raw === null) return null;
-    let createdAt: unknown;
-    try {
-      createdAt = (JSON.parse(raw) as { createdAt?: unknown }).createdAt;
-    } catch {
-      createdAt = undefined;
-    }
-    return generationOf(createdAt);
+    return raw === null ? null : generationOf(createdAtOf(raw));
   }
 
   private fileOf(collection: string, generation: string, faceId: string): string {
@@ -125,6 +119,6 @@ export class ThumbnailStore {
 }
 
 /** A collection's thumbnail generation: its creation time, as a folder name. */
-function generationOf(createdAt: unknown): string {
-  return typeof createdAt === 'string' ? 'g' + createdAt.replace(/[^0-9A-Za-z]/g, '') : 'g0';
+function generationOf(createdAt: string | undefined): string {
+  return createdAt !== undefined ? 'g' + createdAt.replace(/[^0-9A-Za-z]/g, '') : 'g0';
 }
