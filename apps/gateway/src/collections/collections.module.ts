@@ -6,6 +6,6 @@ import { CollectionsService } from './collections.service';
 @Module({
   controllers: [CollectionsController],
   providers: [CollectionsRepository, CollectionsService],
-  exports: [CollectionsService],
+  exports: [CollectionsService, CollectionsRepository],
 })
 export class CollectionsModule {}

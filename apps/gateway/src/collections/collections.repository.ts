@@ -2,6 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
 
+/** Names whose DELETE has started and not finished (see erase.service): not free for a new collection. */
+export function deletingCollectionsKey(prefix: string): string {
+  return `${prefix}:collections:deleting`;
+}
+
 export interface CollectionRecord {
   createdAt: string;
   /** The match threshold of 1:N search, when set (PATCH); absent means the default. */
@@ -56,7 +61,17 @@ export class CollectionsRepository {
 
   /** A DELETE of the collection has not finished yet (see erase.service): its name is not free. */
   async isDeleting(name: string): Promise<boolean> {
-    return (await this.redis.sismember(`${this.config.prefix}:collections:deleting`, name)) === 1;
+    return (await this.redis.sismember(deletingCollectionsKey(this.config.prefix), name)) === 1;
+  }
+
+  /** Every collection whose DELETE has started and not finished. */
+  async deleting(): Promise<string[]> {
+    return this.redis.smembers(deletingCollectionsKey(this.config.prefix));
+  }
+
+  /** Every registered collection's name. */
+  async names(): Promise<string[]> {
+    return this.redis.hkeys(this.registryKey);
   }
 
   /** Applies `change` to the record atomically (retrying on a concurrent change); null when there is no such collection. */

@@ -2,6 +2,7 @@ import { COLLECTION_NAME, PHOTO_KEY, QUEUES, collectionsKey, photoJobId, reclust
 import { BlobRefs, BlobStore, JobStore, Queues, ThumbnailStore, settlePhoto } from '@facepipe/pipeline';
 import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { deletingCollectionsKey } from '../collections/collections.repository';
 import { CollectionsService, collectionNotFound } from '../collections/collections.service';
 import { ApiError } from '../common/api-error';
 import { GatewayLogger } from '../common/gateway-logger';
@@ -11,11 +12,6 @@ import { IndexOpsClient } from '../index-ops/index-ops.client';
 /** Dropping a big collection's index takes a while; the caller waits for it. */
 const DROP_TIMEOUT_MS = 300_000;
 const DETECT_WAITING_STATES = new Set(['waiting', 'wait', 'prioritized', 'delayed', 'paused', 'waiting-children']);
-
-/** Collections being deleted: a DELETE that was cut off can be repeated, and the name is not reusable meanwhile. */
-export function deletingCollectionsKey(prefix: string): string {
-  return `${prefix}:collections:deleting`;
-}
 
 /**
  * Erasure: a photo, an identity's faces, or a whole collection go from everywhere they are kept —

@@ -5,12 +5,13 @@ import { RecognitionModule } from '../recognition/recognition.module';
 import { IdentitiesController, IdentityExistsGuard } from './identities.controller';
 import { IdentitiesRepository } from './identities.repository';
 import { IdentitiesService } from './identities.service';
+import { InterruptedDeletionSweep } from './interrupted-deletion-sweep';
 
-/** Identities (named people) of a collection, and enrolment of their faces. */
+/** Identities (named people) of a collection, enrolment of their faces, and the sweep that finishes interrupted deletions. */
 @Module({
   imports: [CollectionsModule, EraseModule, RecognitionModule],
   controllers: [IdentitiesController],
-  providers: [IdentitiesService, IdentitiesRepository, IdentityExistsGuard],
+  providers: [IdentitiesService, IdentitiesRepository, IdentityExistsGuard, InterruptedDeletionSweep],
   exports: [IdentitiesRepository],
 })
 export class IdentitiesModule {}

@@ -158,6 +158,12 @@ export class IdentitiesRepository {
     return { ok: false, reason: 'busy', mode: outcome.slice('busy:'.length) as DeleteMode };
   }
 
+  /** The identity deletions of these collections that have started and not finished. */
+  async deletionsInProgress(collections: string[]): Promise<Array<{ collection: string; id: string; mode: DeleteMode }>> {
+    const marks = await Promise.all(collections.map((c) => this.redis.hgetall(this.deletingKey(c)))); // one pipeline
+    return collections.flatMap((collection, i) => Object.entries(marks[i]).map(([id, mode]) => ({ collection, id, mode: mode as DeleteMode })));
+  }
+
   /** The deleted identity's faces have been handled. */
   async finishDelete(collection: string, id: string): Promise<void> {
     await this.redis.hdel(this.deletingKey(collection), id);

@@ -2,6 +2,7 @@ import { QUEUES, photoJobId } from '@facepipe/contracts';
 import { JobStore, Queues, sealJob, settlePhoto } from '@facepipe/pipeline';
 import { type BeforeApplicationShutdown, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { GatewayLogger } from '../common/gateway-logger';
+import { PeriodicTask } from '../common/periodic-task';
 
 /**
  * How long a submission may take from counting its photos (or creating its job) to queueing them
@@ -9,7 +10,7 @@ import { GatewayLogger } from '../common/gateway-logger';
  * unmarked is one whose gateway died.
  */
 export const STRANDED_AFTER_MS = 10 * 60_000;
-const SWEEP_EVERY_MS = 60_000;
+export const SWEEP_EVERY_MS = 60_000;
 
 /**
  * Finishes what a gateway killed mid-submission left undone, so that every job still completes.
@@ -25,28 +26,18 @@ const SWEEP_EVERY_MS = 60_000;
  */
 @Injectable()
 export class InterruptedSubmissionSweep implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  /** The sweep in progress, if any: a tick while one runs is skipped. */
-  private running?: Promise<void>;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly jobs: JobStore,
     private readonly queues: Queues,
     private readonly logger: GatewayLogger,
-  ) {}
+  ) {
+    this.task = new PeriodicTask('sweep for interrupted submissions', SWEEP_EVERY_MS, async () => void (await this.sweep(Date.now() - STRANDED_AFTER_MS)), logger);
+  }
 
   onApplicationBootstrap(): void {
-    const tick = () => {
-      if (this.running) return;
-      this.running = this.sweep(Date.now() - STRANDED_AFTER_MS)
-        .then(
-          () => undefined,
-          (err: unknown) => this.logger.warn('could not sweep for interrupted submissions', { error: err instanceof Error ? err.message : String(err) }),
-        )
-        .finally(() => (this.running = undefined));
-    };
-    tick();
-    this.timer = setInterval(tick, SWEEP_EVERY_MS).unref();
+    this.task.start();
   }
 
   /** Finishes the submissions interrupted before `before` (ms): how many photos it settled and jobs it sealed. */
@@ -100,7 +91,6 @@ export class InterruptedSubmissionSweep implements OnApplicationBootstrap, Befor
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running; // Redis closes after this hook
+    await this.task.stop(); // Redis closes after this hook
   }
 }
