@@ -127,6 +127,7 @@ it('lists people, merges, moves, names, reclusters keeping the manual decisions,
   const singles = people.filter((p) => p.faces === 1);
   expect((await api('GET', `/v1/collections/${C}/people/person_nobody/faces`)).json.error.code).toBe('PERSON_NOT_FOUND');
   expect((await api('GET', `/v1/collections/${C}/people?cursor=garbage`)).status).toBe(400);
+  expect((await api('GET', `/v1/collections/${C}/people?limt=5`)).json.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'limt' });
 
   // ── thumbnails: the aligned crop, as a 112×112 JPEG ───────────────────────────────────────
   const thumb = await thumbnail(pairs[0].representativeFaceId);

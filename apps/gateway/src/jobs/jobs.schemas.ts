@@ -54,7 +54,8 @@ export const resultsQuerySchema = z
   .object({
     cursor: z.string().min(1).max(256).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
-  });
+  })
+  .strict();
 
 export const submitResponseSchema = z.object({ jobId: z.string() });
 export const resultsPageSchema = z.object({ items: z.array(photoResultSchema), next: z.string().optional() });

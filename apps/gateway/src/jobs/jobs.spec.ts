@@ -332,6 +332,8 @@ describe('photo submission and batch jobs', () => {
         expect(bad.status).toBe(400);
         expect(bad.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'limit' });
       }
+      // A misspelt parameter is named, not ignored (as on every listing).
+      expect((await gw.fetch(`/v1/jobs/${jobId}/results?limt=2`)).body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'limt' });
       expect((await gw.fetch(`/v1/jobs/${jobId}/results?cursor=zzz`)).body.error.code).toBe('INVALID_CURSOR');
     });
   });

@@ -4,10 +4,12 @@ export { facePageSchema, peoplePageSchema, reclusterStatusSchema } from '@facepi
 
 const id = z.string().min(1).max(128);
 
-export const pageQuerySchema = z.object({
-  cursor: z.string().min(1).max(512).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
+export const pageQuerySchema = z
+  .object({
+    cursor: z.string().min(1).max(512).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
 
 /** POST …/people/{id}/name: a new identity named `name`, or the existing `identityId`. */
 export const namePersonSchema = z
