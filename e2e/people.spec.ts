@@ -114,7 +114,7 @@ it('lists people, merges, moves, names, reclusters keeping the manual decisions,
   // ── people: the three faces of sample1 recur under two keys (a person of two faces each) ──
   const people = await allPeople(C, 3); // pages of 3
   expect(new Set(people.map((p) => p.personId)).size).toBe(people.length);
-  expect((await api('GET', `/v1/collections/${C}`)).json).toEqual({ name: C, photos: 4, faces: 12, people: people.length, threshold: 0.34 });
+  expect((await api('GET', `/v1/collections/${C}`)).json).toEqual({ name: C, createdAt: expect.any(String), photos: 4, faces: 12, people: people.length, threshold: 0.34 });
   expect(people.reduce((n, p) => n + p.faces, 0)).toBe(12);
   expect(people.map((p) => p.faces)).toEqual([...people.map((p) => p.faces)].sort((a, b) => b - a)); // most faces first
   const keysOf = new Map<string, string[]>();

@@ -1,6 +1,8 @@
 /** What the CLI reads of the gateway's answers (see README, "HTTP API"). */
 export interface CollectionView {
   name: string;
+  /** Absent from servers older than this CLI. */
+  createdAt?: string;
   photos: number;
   faces: number;
   people: number;

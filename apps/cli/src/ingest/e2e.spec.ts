@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -163,6 +163,23 @@ describe('facepipe ingest against the real service (e2e)', () => {
     expect(stateKeys(state)).toEqual(DONE_KEYS);
   });
 
+  it('a rerun after the collection was deleted (and created again, empty) sends every photo again', async () => {
+    const state = stateFileOf('ingest-path', photos);
+    expect(stateKeys(state)).toEqual(DONE_KEYS); // from the test above
+    for (const [method, body] of [['DELETE', undefined], ['POST', JSON.stringify({ name: 'ingest-path' })]] as const) {
+      const route = method === 'DELETE' ? '/v1/collections/ingest-path' : '/v1/collections';
+      const res = await fetch(server + route, { method, body, headers: { 'content-type': 'application/json' } });
+      expect(res.status).toBeLessThan(300);
+    }
+    const r = await facepipe(['ingest', photos, '--collection', 'ingest-path', '--mode', 'path']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('collection "ingest-path" was deleted and created again since the state file was written; forgetting its state and sending every photo again');
+    expectSummary(r.stdout, 'path', 'ingest-path', { done: 3, failed: 1, skipped: 0 });
+    expect(stateKeys(state)).toEqual(DONE_KEYS);
+    const collection = (await (await fetch(`${server}/v1/collections/ingest-path`)).json()) as { photos: number; faces: number };
+    expect(collection).toMatchObject({ photos: 3, faces: 9 });
+  });
+
   it('upload mode: the keys keep their folders (and non-ASCII names); a rerun skips the done photos', async () => {
     const r = await facepipe(['ingest', photos, '--collection', 'ingest-upload', '--mode', 'upload']);
     const context = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
@@ -189,6 +206,21 @@ describe('facepipe ingest against the real service (e2e)', () => {
     expectSummary(r.stdout, 'upload', 'ingest-upload', { done: 1, failed: 0, skipped: 0 });
     expect(r.stdout).not.toContain('failures');
     expect(stateKeys(stateFileOf('ingest-upload', outside))).toEqual(['x/one.jpg']);
+  });
+
+  it('auto mode: a photo linked from outside FACEPIPE_PATH_ROOTS, which the server refuses to read, is uploaded', async () => {
+    const linked = path.join(photos, 'linked');
+    mkdirSync(linked);
+    copyFileSync(path.join(DEMO, 'sample3.jpg'), path.join(linked, 'own.jpg'));
+    symlinkSync(path.join(outside, 'x/one.jpg'), path.join(linked, 'ext.jpg'));
+    const r = await facepipe(['ingest', linked, '--collection', 'ingest-linked']);
+    const context = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+    expect({ code: r.code, context }).toEqual({ code: 0, context });
+    expect(r.stdout).toContain('the server may not read 1 photo by path (links out of its FACEPIPE_PATH_ROOTS); uploading them instead');
+    expect(r.stdout).toContain('photos    2 done, 0 failed, 0 skipped');
+    expect(stateKeys(stateFileOf('ingest-linked', linked))).toEqual(['ext.jpg', 'own.jpg']);
+    const collection = (await (await fetch(`${server}/v1/collections/ingest-linked`)).json()) as { photos: number; faces: number };
+    expect(collection).toMatchObject({ photos: 2, faces: 6 });
   });
 });
 

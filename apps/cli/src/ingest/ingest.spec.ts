@@ -3,7 +3,7 @@
  * (testing/fake-gateway.ts): the job protocol, modes, resume, failures, interruption. The real
  * gateway and workers are exercised by e2e.spec.ts.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -119,7 +119,29 @@ describe('facepipe ingest (against a fake gateway)', () => {
     expect(nothing.code).toBe(0);
     expect(nothing.stdout).toContain('nothing to send');
     expect(nothing.stdout).toContain('photos    0 done, 0 failed, 4 skipped');
-    expect(gw.routes().slice(sent)).toEqual(['GET /v1/collections/family']); // only for the people count
+    expect(gw.routes().slice(sent)).toEqual(['GET /v1/collections/family']); // it exists (and its people count)
+  });
+
+  it('a rerun after the collection was deleted forgets the state and sends every photo again (a server that gives no createdAt)', async () => {
+    const gw = await startGateway({ pathRoots: [tmp] });
+    expect((await ingest(['--collection', 'family'])).code).toBe(1);
+    expect(stateKeys()).toEqual(['a.jpg', 'b/c.png', 'b/d/e.jpg']);
+    gw.collections.delete('family');
+    const again = await ingest(['--collection', 'family']);
+    expect(again.stderr).toContain('collection "family" was deleted since the state file was written; forgetting its state and sending every photo again');
+    expect([...gw.jobs.get('j2')!.items.keys()]).toEqual(['a.jpg', 'b/c.png', 'b/d/e.jpg', 'notes.jpg']);
+    expect(again.stdout).toContain('photos    3 done, 1 failed, 0 skipped');
+    expect(stateKeys()).toEqual(['a.jpg', 'b/c.png', 'b/d/e.jpg']);
+  });
+
+  it("refuses another collection's state file before sending anything (exit 2)", async () => {
+    const gw = await startGateway({ pathRoots: [tmp] });
+    expect((await ingest(['--collection', 'family'])).code).toBe(1);
+    const sent = gw.requests.length;
+    const other = await ingest(['--collection', 'friends']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain(`facepipe: ingest: cannot use the state file ${stateFile}: it holds the state of an ingest of collection "family", not "friends"`);
+    expect(gw.requests.length).toBe(sent);
   });
 
   it('auto mode: uploads when the server may not read the folder; keys keep their folders; the webhook goes along', async () => {
@@ -266,7 +288,8 @@ describe('facepipe ingest (against a fake gateway)', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ items: [{ key: 'a.jpg', path: path.join(photos, 'a.jpg') }], seal: false }),
     }).then((r) => r.json() as Promise<{ jobId: string }>);
-    writeFileSync(stateFile, [{ facepipeIngest: 1 }, { job: 'jgone' }, { job: created.jobId }].map((l) => JSON.stringify(l) + '\n').join(''));
+    const header = { facepipeIngest: 1, server: gw.url, collection: 'c', dir: realpathSync(photos) };
+    writeFileSync(stateFile, [header, { job: 'jgone' }, { job: created.jobId }].map((l) => JSON.stringify(l) + '\n').join(''));
 
     const r = await ingest(['--collection', 'c']);
     expect(r.code).toBe(1);

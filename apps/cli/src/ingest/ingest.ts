@@ -2,9 +2,9 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resumeCommand, type IngestOptions } from './args';
 import { PATH_CHUNK_ITEMS, UPLOAD_CHUNK_BYTES, UPLOAD_CHUNK_FILES, uploadChunks } from './chunk';
-import { ApiError, GatewayClient, sleep, UnreachableError, type JobView, type PhotoResult, type SubmitOptions, type SubmitTarget, type UploadFile } from './client';
+import { ApiError, GatewayClient, sleep, UnreachableError, type CollectionView, type JobView, type PhotoResult, type SubmitOptions, type SubmitTarget, type UploadFile } from './client';
 import { formatCount, plural, ProgressReporter, RateMeter, type Output, type ProgressSnapshot } from './progress';
-import { defaultStateFile, StateFile } from './state';
+import { defaultStateFile, StateFile, StateFileError } from './state';
 import { FailureTally, formatSummary } from './summary';
 import { walkPhotos, type Photo } from './walk';
 
@@ -59,7 +59,7 @@ export async function runIngest(opts: IngestOptions, io: IngestIO): Promise<numb
   try {
     state = StateFile.open(stateFile, { server: opts.server, collection: opts.collection, dir: realDir });
   } catch (err) {
-    return fail(`ingest: cannot use the state file ${stateFile}: ${(err as Error).message}`), EXIT.failed;
+    return fail(`ingest: cannot use the state file ${stateFile}: ${(err as Error).message}`), err instanceof StateFileError ? EXIT.usage : EXIT.failed;
   }
   try {
     return await new Ingest(opts, io, walk.photos, state).run();
@@ -87,12 +87,14 @@ interface TrackedJob {
 class Ingest {
   private client: GatewayClient;
   private readonly progress: ProgressReporter;
-  private readonly rate = new RateMeter();
+  private rate = new RateMeter();
   private pending: Photo[] = [];
   private pendingKeys = new Set<string>();
   private skipped = 0;
   private mode: 'path' | 'upload';
   private readonly jobs: TrackedJob[] = [];
+  /** The photos being sent: how many, and where their jobs and local failures start in the lists. */
+  private round = { photos: 0, firstJob: 0, localFailures: 0 };
   /** The job that takes more photos; undefined before the first chunk. */
   private openJob?: TrackedJob;
   private sent = 0;
@@ -127,27 +129,20 @@ class Ingest {
     }
     this.info(`${plural(this.photos.length, 'photo')} in ${opts.dir}`);
     try {
+      const collection = await this.ensureCollection();
       if (this.findPending() > 0) {
-        await this.ensureCollection();
         // Photos an interrupted run had sent may have finished since: record them, send the rest.
         if (this.state.unfinishedJobs().length > 0 && (await this.catchUp()) > 0) this.findPending();
       }
       if (this.skipped > 0) this.info(`skipping ${formatCount(this.skipped)} already done (state file ${this.state.file})`);
       if (this.pending.length === 0) {
         this.info('nothing to send');
-        this.io.stdout.write(formatSummary(this.summaryInput(await this.people().catch(() => undefined))));
+        this.io.stdout.write(formatSummary(this.summaryInput(collection?.people)));
         return EXIT.ok;
       }
       this.info(`sending ${plural(this.pending.length, 'photo')} to collection "${opts.collection}" at ${this.client.server}`);
-      await this.submitAll();
-      this.sending = false;
-      await this.sealOpenJob();
-      await this.waitForJobs();
-      this.progress.end();
-      for (const job of this.jobs) {
-        await this.readResults(job, true);
-        this.state.recordJobFinished(job.id);
-      }
+      await this.sendAndFinish(this.pending);
+      await this.uploadWhatThePathsMissed();
       const people = await this.people().catch(() => undefined);
       const summary = this.summaryInput(people);
       this.warnUnmatched();
@@ -178,16 +173,38 @@ class Ingest {
 
   // --- collection ---------------------------------------------------------------------------
 
-  private async ensureCollection(): Promise<void> {
+  /**
+   * Creates the collection when it does not exist, and makes sure the photos the state file holds
+   * as done are in it: a collection deleted since (and perhaps created again, empty) has lost
+   * them, so the state is forgotten and every photo is sent again. Returns the collection as read.
+   */
+  private async ensureCollection(): Promise<CollectionView | null> {
     const name = this.opts.collection;
+    let view: CollectionView | null;
+    let created = false;
     try {
-      if (await this.client.getCollection(name)) return;
-      const r = await this.client.createCollection(name);
-      if (r === 'created') this.info(`collection "${name}" did not exist; created it`);
+      view = await this.client.getCollection(name);
+      if (!view) {
+        created = (await this.client.createCollection(name)) === 'created';
+        if (created) this.info(`collection "${name}" did not exist; created it`);
+        view = await this.client.getCollection(name);
+      }
     } catch (err) {
       if (err instanceof ApiError && err.status === 400) throw new ServerUsageError(`collection "${name}": ${err.message}`);
       throw err;
     }
+    const createdAt = view?.createdAt;
+    const recorded = this.state.collectionCreatedAt;
+    const hasState = this.state.doneCount > 0 || this.state.unfinishedJobs().length > 0;
+    // No time recorded (a state file of an older CLI) or none given (an older server): only a
+    // collection that had to be created tells.
+    const replaced = created || (recorded !== undefined && createdAt !== undefined && recorded !== createdAt);
+    if (replaced && hasState) {
+      this.warn(`collection "${name}" was deleted${created ? '' : ' and created again'} since the state file was written; forgetting its state and sending every photo again`);
+      this.state.reset();
+    }
+    if (createdAt !== undefined) this.state.recordCollection(createdAt);
+    return view;
   }
 
   /** The photos not recorded as done yet; returns how many. */
@@ -264,17 +281,50 @@ class Ingest {
 
   // --- sending ------------------------------------------------------------------------------
 
-  private async submitAll(): Promise<void> {
+  /** Sends `photos` in a new job, waits for it to finish, and reads and records its results. */
+  private async sendAndFinish(photos: Photo[]): Promise<void> {
+    this.round = { photos: photos.length, firstJob: this.jobs.length, localFailures: this.localFailures.length };
+    this.openJob = undefined;
+    this.rate = new RateMeter();
+    this.sending = true;
+    this.sent = 0;
+    await this.submitAll(photos);
+    this.sending = false;
+    await this.sealOpenJob();
+    await this.waitForJobs();
+    this.progress.end();
+    for (const job of this.jobs.slice(this.round.firstJob)) {
+      await this.readResults(job, true);
+      this.state.recordJobFinished(job.id);
+    }
+  }
+
+  /**
+   * Auto mode: photos the server refused to read by path although their folder is under its
+   * FACEPIPE_PATH_ROOTS (links that lead out of them) are uploaded in a second job, once the first
+   * has finished, rather than failing on every rerun.
+   */
+  private async uploadWhatThePathsMissed(): Promise<void> {
+    if (this.opts.mode !== 'auto' || this.mode !== 'path') return;
+    const refused = this.pending.filter((p) => this.outcomes.get(p.key)?.code === 'PATH_NOT_ALLOWED');
+    if (refused.length === 0) return;
+    this.info(`the server may not read ${plural(refused.length, 'photo')} by path (links out of its FACEPIPE_PATH_ROOTS); uploading them instead`);
+    this.mode = 'upload';
+    for (const p of refused) this.outcomes.delete(p.key);
+    await this.sendAndFinish(refused);
+  }
+
+  private async submitAll(photos: Photo[]): Promise<void> {
     const { pathItems = PATH_CHUNK_ITEMS, uploadFiles = UPLOAD_CHUNK_FILES, uploadBytes = UPLOAD_CHUNK_BYTES } = this.io.limits ?? {};
     let i = 0;
-    while (i < this.pending.length) {
+    while (i < photos.length) {
       this.checkAbort();
       if (this.mode === 'path') {
-        const chunk = this.pending.slice(i, i + pathItems);
+        const chunk = photos.slice(i, i + pathItems);
         if (!(await this.sendPaths(chunk))) continue; // switched to upload: send this chunk again, uploaded
         i += chunk.length;
       } else {
-        const [chunk] = uploadChunks(this.pending.slice(i, i + uploadFiles), uploadFiles, uploadBytes);
+        const [chunk] = uploadChunks(photos.slice(i, i + uploadFiles), uploadFiles, uploadBytes);
         i += chunk.length;
         await this.sendFiles(await this.readFiles(chunk));
       }
@@ -398,15 +448,17 @@ class Ingest {
     }
   }
 
+  /** The progress of the photos being sent now (a second round uploads what paths missed). */
   private snapshot(): ProgressSnapshot {
-    let settled = this.localFailures.length, failed = this.localFailures.length, queued = true;
-    for (const { view } of this.jobs) {
+    const local = this.localFailures.length - this.round.localFailures;
+    let settled = local, failed = local, queued = true;
+    for (const { view } of this.jobs.slice(this.round.firstJob)) {
       settled += (view?.done ?? 0) + (view?.failed ?? 0);
       failed += view?.failed ?? 0;
       if (view && view.state !== 'queued') queued = false;
     }
     this.rate.add(Date.now(), settled);
-    return { settled, total: this.pending.length, failed, sent: this.sending ? this.sent : undefined, rate: this.rate.rate(), queued };
+    return { settled, total: this.round.photos, failed, sent: this.sending ? this.sent : undefined, rate: this.rate.rate(), queued };
   }
 
   /**

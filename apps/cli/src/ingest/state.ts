@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -21,12 +21,34 @@ interface DoneLine {
   at?: string;
 }
 
-/** or a batch job this folder's photos went to, and later that its results were all read. */
+/** or a batch job this folder's photos went to, and later that its results were all read, */
 interface JobLine {
   job: string;
   finished?: true;
   at?: string;
 }
+
+/** or the creation time of the collection the done photos are in (a re-created one has another). */
+interface CollectionLine {
+  collectionCreatedAt: string;
+}
+
+/** The first line: what the file is about. A file with another header belongs to another ingest. */
+export interface StateHeader {
+  server: string;
+  collection: string;
+  dir: string;
+}
+
+/** The header's fields that must match, with how to name them when they don't. */
+const HEADER_FIELDS: [keyof StateHeader, string][] = [
+  ['collection', 'collection'],
+  ['dir', 'folder'],
+  ['server', 'server'],
+];
+
+/** The state file cannot be used (not a state file, another ingest's, not writable): nothing was sent. */
+export class StateFileError extends Error {}
 
 /**
  * The ingest state file: JSON lines, one per photo key that finished `done`, plus one per batch job
@@ -40,20 +62,55 @@ export class StateFile {
   private constructor(
     readonly file: string,
     private readonly fd: number,
-    private readonly done: Set<string>,
-    private readonly jobs: Map<string, boolean>,
+    private readonly header: StateHeader,
+    private done: Set<string>,
+    private jobs: Map<string, boolean>,
+    private createdAt: string | undefined,
   ) {}
 
-  /** Opens (creating folders and file as needed) and loads what was recorded so far. */
-  static open(file: string, header?: Record<string, unknown>): StateFile {
+  /**
+   * Opens (creating folders and file as needed) and loads what was recorded so far. Throws
+   * StateFileError when the file is not a regular file, not a state file, or the state of another
+   * collection, folder or server: its done photos say nothing about this ingest.
+   */
+  static open(file: string, header: StateHeader): StateFile {
     mkdirSync(path.dirname(file), { recursive: true });
-    const { done, jobs } = existsSync(file) ? parseStateFile(readFileSync(file, 'utf8')) : { done: new Set<string>(), jobs: new Map<string, boolean>() };
-    const fd = openSync(file, 'a');
-    const state = new StateFile(file, fd, done, jobs);
-    const size = fstatSync(fd).size;
-    if (size > 0 && !endsWithNewline(file, size)) writeSync(fd, '\n'); // after a torn last line
-    if (size === 0 && header) writeSync(fd, JSON.stringify({ facepipeIngest: 1, ...header }) + '\n');
-    return state;
+    const fd = openSync(file, 'a+');
+    try {
+      const stats = fstatSync(fd);
+      if (!stats.isFile()) throw new StateFileError('not a regular file');
+      const text = stats.size > 0 ? readFileSync(fd, 'utf8') : '';
+      if (text.length > 0) checkHeader(text, header);
+      const { done, jobs, collectionCreatedAt } = parseStateFile(text);
+      const state = new StateFile(file, fd, header, done, jobs, collectionCreatedAt);
+      if (text.length > 0 && !text.endsWith('\n')) state.append('\n'); // after a torn last line
+      if (text.length === 0) state.writeHeader();
+      return state;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  /** When the collection of the recorded photos was created (the server's `createdAt`), if known. */
+  get collectionCreatedAt(): string | undefined {
+    return this.createdAt;
+  }
+
+  /** The recorded photos are in the collection created at `createdAt`. */
+  recordCollection(createdAt: string): void {
+    if (this.createdAt === createdAt) return;
+    this.createdAt = createdAt;
+    this.append(JSON.stringify({ collectionCreatedAt: createdAt } satisfies CollectionLine) + '\n');
+  }
+
+  /** Forgets everything recorded (the collection they were in is gone): the file holds its header only. */
+  reset(): void {
+    ftruncateSync(this.fd, 0);
+    this.done = new Set();
+    this.jobs = new Map();
+    this.createdAt = undefined;
+    this.writeHeader();
   }
 
   get doneCount(): number {
@@ -102,9 +159,31 @@ export class StateFile {
     closeSync(this.fd);
   }
 
+  private writeHeader(): void {
+    this.append(JSON.stringify({ facepipeIngest: 1, ...this.header }) + '\n');
+  }
+
   private append(text: string): void {
     writeSync(this.fd, text);
     fsyncSync(this.fd);
+  }
+}
+
+function checkHeader(text: string, expected: StateHeader): void {
+  let header: Partial<StateHeader> & { facepipeIngest?: unknown };
+  try {
+    header = JSON.parse(text.slice(0, text.indexOf('\n') + 1 || undefined)) as typeof header;
+  } catch {
+    header = {};
+  }
+  if (header?.facepipeIngest !== 1) throw new StateFileError('not a facepipe ingest state file (it does not start with one\'s header line)');
+  for (const [field, name] of HEADER_FIELDS) {
+    if (header[field] !== expected[field]) {
+      throw new StateFileError(
+        `it holds the state of an ingest of ${name} ${JSON.stringify(header[field])}, not ${JSON.stringify(expected[field])}: ` +
+          'pass another --state (one per collection and folder), or delete the file to start over',
+      );
+    }
   }
 }
 
@@ -113,30 +192,21 @@ export function parseState(text: string): Set<string> {
   return parseStateFile(text).done;
 }
 
-/** The done keys and the jobs (id → results all read) of a state file's text. */
-export function parseStateFile(text: string): { done: Set<string>; jobs: Map<string, boolean> } {
+/** The done keys, the jobs (id → results all read) and the collection's creation time of a state file's text. */
+export function parseStateFile(text: string): { done: Set<string>; jobs: Map<string, boolean>; collectionCreatedAt?: string } {
   const done = new Set<string>();
   const jobs = new Map<string, boolean>();
+  let collectionCreatedAt: string | undefined;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     try {
-      const v = JSON.parse(line) as Partial<DoneLine & JobLine>;
+      const v = JSON.parse(line) as Partial<DoneLine & JobLine & CollectionLine>;
       if (typeof v.key === 'string' && v.status === 'done') done.add(v.key);
       else if (typeof v.job === 'string') jobs.set(v.job, v.finished === true || jobs.get(v.job) === true);
+      else if (typeof v.collectionCreatedAt === 'string') collectionCreatedAt = v.collectionCreatedAt;
     } catch {
       // a torn or foreign line: ignore it
     }
   }
-  return { done, jobs };
-}
-
-function endsWithNewline(file: string, size: number): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, size - 1);
-    return b[0] === 0x0a;
-  } finally {
-    closeSync(fd);
-  }
+  return { done, jobs, collectionCreatedAt };
 }

@@ -186,7 +186,7 @@ describe('tenant isolation on every route', () => {
       const res = await gw.fetch(p.replace(/\{[^}]+\}/, ofB[resource.kind]), { headers: admin, signal: AbortSignal.timeout(5_000) }).catch((e: Error) => ({ status: e.name, body: undefined }));
       views[p] = { status: res.status, body: res.body };
     }
-    expect(views['/v1/collections/{name}']).toEqual({ status: 200, body: { name: B, photos: 0, faces: 0, people: 0, threshold: 0.34 } });
+    expect(views['/v1/collections/{name}']).toEqual({ status: 200, body: { name: B, createdAt: expect.any(String), photos: 0, faces: 0, people: 0, threshold: 0.34 } });
     expect(views['/v1/jobs/{id}']).toMatchObject({ status: 200, body: { id: ofB.job, total: 1, sealed: false } });
     return views;
   }

@@ -13,6 +13,7 @@ export type Collection = z.infer<typeof collectionSchema>;
 
 export const collectionStatsSchema = z.object({
   name: z.string(),
+  createdAt: z.string().describe('when the collection was created: a collection deleted and created again under the same name has a new one'),
   photos: z.number().int(),
   faces: z.number().int(),
   people: z.number().int(),

@@ -19,7 +19,7 @@ export class CollectionsService {
 
   async stats(name: string): Promise<CollectionStats> {
     const record = await this.record(name);
-    return { name, ...(await this.repo.stats(name)), threshold: thresholdOf(record) };
+    return { name, createdAt: record.createdAt, ...(await this.repo.stats(name)), threshold: thresholdOf(record) };
   }
 
   /** PATCH /v1/collections/{name}: sets (or, with null, resets) the match threshold. */
@@ -31,7 +31,7 @@ export class CollectionsService {
       return next;
     });
     if (!updated) throw collectionNotFound(name);
-    return { name, ...(await this.repo.stats(name)), threshold: thresholdOf(updated) };
+    return { name, createdAt: updated.createdAt, ...(await this.repo.stats(name)), threshold: thresholdOf(updated) };
   }
 
   /** The registered record (404 COLLECTION_NOT_FOUND when there is none). */

@@ -57,12 +57,12 @@ describe('collections', () => {
   });
 
   it('reads the counts the matcher publishes; missing fields are 0', async () => {
-    await gw.fetch('/v1/collections', { method: 'POST', json: { name: 'stats' } });
-    expect((await gw.fetch('/v1/collections/stats')).body).toEqual({ name: 'stats', photos: 0, faces: 0, people: 0, threshold: 0.34 });
+    const { createdAt } = (await gw.fetch('/v1/collections', { method: 'POST', json: { name: 'stats' } })).body;
+    expect((await gw.fetch('/v1/collections/stats')).body).toEqual({ name: 'stats', createdAt, photos: 0, faces: 0, people: 0, threshold: 0.34 });
     await gw.redis.hset(`${gw.prefix}:collection:stats:stats`, { photos: 12, faces: 30 });
     const res = await gw.fetch('/v1/collections/stats');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ name: 'stats', photos: 12, faces: 30, people: 0, threshold: 0.34 });
+    expect(res.body).toEqual({ name: 'stats', createdAt, photos: 12, faces: 30, people: 0, threshold: 0.34 });
   });
 
   it('answers 404 COLLECTION_NOT_FOUND for an unknown (or impossible) name', async () => {

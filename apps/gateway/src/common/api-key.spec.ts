@@ -36,7 +36,7 @@ describe('API key', () => {
     expect((await gw.fetch('/v1/collections', { method: 'POST', json: { name: 'withkey' }, headers })).status).toBe(201);
     const res = await gw.fetch('/v1/collections/withkey', { headers });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ name: 'withkey', photos: 0, faces: 0, people: 0, threshold: 0.34 });
+    expect(res.body).toEqual({ name: 'withkey', createdAt: expect.any(String), photos: 0, faces: 0, people: 0, threshold: 0.34 });
     expect((await gw.fetch('/docs-json', { headers })).status).toBe(200);
   });
 

@@ -115,7 +115,7 @@ describe('API keys', () => {
     const r = { 'x-api-key': reader.key };
     const w = { 'x-api-key': writer.key };
 
-    expect((await gw.fetch('/v1/collections/alpha', { headers: r })).body).toEqual({ name: 'alpha', photos: 0, faces: 0, people: 0, threshold: 0.34 });
+    expect((await gw.fetch('/v1/collections/alpha', { headers: r })).body).toEqual({ name: 'alpha', createdAt: expect.any(String), photos: 0, faces: 0, people: 0, threshold: 0.34 });
     // beta exists but is not the key's: the very body a missing collection gets.
     const other = await gw.fetch('/v1/collections/beta', { headers: r });
     const missing = await gw.fetch('/v1/collections/nowhere', { headers: admin });
