@@ -261,6 +261,9 @@ describe('identities and synchronous calls (gateway)', () => {
         ['/v1/detect', { method: 'POST', body: upload({ photos: photo }) }, 400, 'INVALID_MULTIPART'],
         ['/v1/detect', { method: 'POST', body: upload({ a: photo }) }, 400, 'INVALID_MULTIPART'],
         ['/v1/detect', { method: 'POST', body: upload({ photo, note: 'x' }) }, 400, 'VALIDATION_FAILED'],
+        // A photo part without a file name is a text field: under and over multer's 8 KiB field limit.
+        ['/v1/detect', { method: 'POST', body: upload({ photo: 'not a file' }) }, 400, 'INVALID_MULTIPART'],
+        ['/v1/collections/sync/search', { method: 'POST', body: upload({ photo: 'x'.repeat(20_000) }) }, 400, 'INVALID_MULTIPART'],
         ['/v1/detect', { method: 'POST', json: { url: 'http://127.0.0.1/x.jpg' } }, 400, 'URL_NOT_ALLOWED'],
         ['/v1/detect', { method: 'POST', json: { path: '/etc/passwd' } }, 400, 'PATH_NOT_ALLOWED'],
         ['/v1/detect', { method: 'POST', json: { url: 'https://example.com/a.jpg', path: '/x' } }, 400, 'VALIDATION_FAILED'],

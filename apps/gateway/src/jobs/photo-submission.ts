@@ -46,10 +46,15 @@ export function parseJsonSubmission(body: unknown, mode: SubmissionMode, policy:
   };
 }
 
+/** A `photos` part without a file name: its key would be empty. */
+export function namelessPhoto(): ApiError {
+  return ApiError.badRequest('INVALID_PHOTO_KEY', 'photos: every file needs a file name (its key)', 'photos');
+}
+
 /** Files already stored as blobs by the upload interceptor plus the text fields → Submission. */
 export function parseMultipartSubmission(files: UploadedPhoto[] | undefined, fields: unknown, mode: SubmissionMode, policy: SourcePolicy): Submission {
   // A `photos` part without a file name (`filename=""` or none) arrives as a text field: its key is empty.
-  if (isRecord(fields) && 'photos' in fields) throw ApiError.badRequest('INVALID_PHOTO_KEY', 'photos: every file needs a file name (its key)', 'photos');
+  if (isRecord(fields) && 'photos' in fields) throw namelessPhoto();
   const f = multipartFieldsSchema.parse({ ...(isRecord(fields) ? fields : {}) });
   if (mode === 'add' && (f.webhookUrl !== undefined || f.webhookSecret !== undefined)) throw webhookOnlyAtCreation('webhookUrl');
   if (f.webhookSecret !== undefined && f.webhookUrl === undefined) {

@@ -15,6 +15,7 @@ import { ApiError } from '../common/api-error';
 import { GatewayLogger } from '../common/gateway-logger';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
 import { BlobStorageEngine, type UploadedPhoto } from './blob-storage.engine';
+import { namelessPhoto } from './photo-submission';
 
 /** The multipart field that carries the photos; each file's name is its key. */
 export const PHOTOS_FIELD = 'photos';
@@ -76,8 +77,18 @@ export class PhotoUploadInterceptor implements NestInterceptor {
   }
 
   private mapUploadError(err: unknown): unknown {
+    if (namelessFileField(err) === PHOTOS_FIELD) return namelessPhoto();
     return mapUploadError(err, this.config.maxPhotoBytes, `Files must be sent in the "${PHOTOS_FIELD}" field`);
   }
+}
+
+/**
+ * The field of a file part sent without a file name, which multer refused as a text field over the
+ * 8 KiB field limit ("Field value too long - photos"); a shorter one reaches the route as a text
+ * field. Undefined for any other error.
+ */
+export function namelessFileField(err: unknown): string | undefined {
+  return err instanceof BadRequestException ? /^Field value too long - (.+)$/.exec(err.message)?.[1] : undefined;
 }
 
 /**

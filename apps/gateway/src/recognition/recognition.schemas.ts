@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ApiError } from '../common/api-error';
 import { checkPhotoUrl } from '../common/url-policy';
 import { checkPath, type SourcePolicy } from '../jobs/photo-submission';
-import type { SyncFileField, SyncUploads } from './sync-upload.interceptor';
+import { SYNC_FILE_FIELDS, type SyncFileField, type SyncUploads, namelessSyncPhoto } from './sync-upload.interceptor';
 
 export { detectResultSchema, enrollResultSchema, searchResultSchema, verifyResultSchema } from '@facepipe/contracts';
 
@@ -71,8 +71,13 @@ export function photoSource(req: Request, field: SyncFileField, json: { url?: st
   return { kind: 'path', path: checkPath(json!.path!, policy.pathRoots, at('path')) };
 }
 
-/** The multipart files a route does not take are refused rather than silently ignored. */
+/**
+ * The multipart files a route does not take are refused rather than silently ignored, and so is a
+ * photo part sent without a file name (it arrives as a text field).
+ */
 export function refuseOtherFiles(req: Request, allowed: SyncFileField[]): void {
+  const fields = (req.body ?? {}) as Record<string, unknown>;
+  for (const field of SYNC_FILE_FIELDS) if (Object.hasOwn(fields, field)) throw namelessSyncPhoto(field);
   for (const [field, files] of Object.entries((req.files ?? {}) as SyncUploads)) {
     if ((files?.length ?? 0) > 0 && !allowed.includes(field as SyncFileField)) {
       throw ApiError.badRequest('INVALID_MULTIPART', `this route takes its photo${allowed.length > 1 ? 's' : ''} in ${allowed.map((f) => `"${f}"`).join(' and ')}, not "${field}"`, field);

@@ -4,16 +4,22 @@ import { FileFieldsInterceptor, type MulterModuleOptions } from '@nestjs/platfor
 import type { Request } from 'express';
 import { type Observable, finalize } from 'rxjs';
 import { RateLimited } from '../access/rate-limit';
+import { ApiError } from '../common/api-error';
 import { Accepts, ContentTypeGuard } from '../common/content-type.guard';
 import { GatewayLogger } from '../common/gateway-logger';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
 import { BlobStorageEngine, type UploadedPhoto } from '../jobs/blob-storage.engine';
-import { mapUploadError } from '../jobs/photo-upload.interceptor';
+import { mapUploadError, namelessFileField } from '../jobs/photo-upload.interceptor';
 
 /** The file fields of the synchronous calls: `photo` (search, enrol, detect), `a` and `b` (verify). */
 export const SYNC_FILE_FIELDS = ['photo', 'a', 'b'] as const;
 export type SyncFileField = (typeof SYNC_FILE_FIELDS)[number];
 export type SyncUploads = Partial<Record<SyncFileField, UploadedPhoto[]>>;
+
+/** A photo part without a file name (`filename=""` or none): multer takes it for a text field. */
+export function namelessSyncPhoto(field: string): ApiError {
+  return ApiError.badRequest('INVALID_MULTIPART', `${field}: send the photo as a file part, with a file name`, field);
+}
 
 /**
  * Streams the photos of a synchronous call into the blob store (the same engine and limits as
@@ -53,6 +59,8 @@ export class SyncUploadInterceptor implements NestInterceptor {
       handled = await this.files.intercept(context, next);
     } catch (err) {
       release();
+      const nameless = namelessFileField(err);
+      if (nameless && (SYNC_FILE_FIELDS as readonly string[]).includes(nameless)) throw namelessSyncPhoto(nameless);
       throw mapUploadError(err, this.config.maxPhotoBytes, `Photos go in the fields ${SYNC_FILE_FIELDS.map((f) => `"${f}"`).join(', ')} (one file each)`);
     }
     return handled.pipe(finalize(release));
