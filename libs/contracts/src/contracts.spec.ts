@@ -1,5 +1,5 @@
 import { decodeBytes, decodeFloat32, encodeBytes, encodeFloat32 } from './codec';
-import { COLLECTION_NAME, PHOTO_KEY, faceId, photoJobId } from './jobs';
+import { COLLECTION_NAME, ERASABLE_PHOTO_KEY, PHOTO_KEY, faceId, photoJobId } from './jobs';
 import { detectJobSchema, matchJobSchema } from './queues';
 
 describe('ids', () => {
@@ -34,6 +34,11 @@ describe('validation', () => {
     expect(PHOTO_KEY.test('\ud800.jpg')).toBe(false); // a lone surrogate
     expect(PHOTO_KEY.test('x\udc00')).toBe(false);
     expect(PHOTO_KEY.test('caf\ufffd.jpg')).toBe(false); // a non-UTF-8 name, decoded lossily
+    // C1 controls (U+009B is a terminal's CSI): refused, but still erasable (taken before they were refused).
+    for (const c of ['\u0080', '\u0085', '\u009b', '\u009f']) {
+      expect([PHOTO_KEY.test(`a${c}b.jpg`), ERASABLE_PHOTO_KEY.test(`a${c}b.jpg`)]).toEqual([false, true]);
+    }
+    expect(PHOTO_KEY.test('\u00a0\u00e9.jpg')).toBe(true); // the next characters are fine
   });
 
   it('checks job payloads', () => {

@@ -3,13 +3,20 @@ import { z } from 'zod';
 
 export const COLLECTION_NAME = /^[a-z0-9_-]{1,64}$/;
 /**
- * Photo keys: 1–512 characters without control characters (they would corrupt logs and paths),
- * and valid Unicode: no lone surrogate (Redis and the id hash store it as UTF-8, where every lone
- * surrogate becomes U+FFFD, so two different keys would collide into one photo) and no U+FFFD
- * itself (the mark of a file name that was not UTF-8, decoded lossily: the same collision).
+ * Photo keys: 1–512 characters without control characters (C0, DEL and C1: they would corrupt
+ * logs and paths, and U+009B is a terminal escape), and valid Unicode: no lone surrogate (Redis
+ * and the id hash store it as UTF-8, where every lone surrogate becomes U+FFFD, so two different
+ * keys would collide into one photo) and no U+FFFD itself (the mark of a file name that was not
+ * UTF-8, decoded lossily: the same collision).
  */
 // eslint-disable-next-line no-control-regex -- refusing control characters is the point
-export const PHOTO_KEY = /^[^\u0000-\u001f\u007f\ud800-\udfff\ufffd]{1,512}$/u;
+export const PHOTO_KEY = /^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff\ufffd]{1,512}$/u;
+/**
+ * The keys erasure takes: PHOTO_KEY's, and those with C1 controls (U+0080–U+009F) that were taken
+ * before PHOTO_KEY refused them, so that a photo stored then can still be erased.
+ */
+// eslint-disable-next-line no-control-regex -- as above
+export const ERASABLE_PHOTO_KEY = /^[^\u0000-\u001f\u007f\ud800-\udfff\ufffd]{1,512}$/u;
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
 export const jobStateSchema = z.enum(['queued', 'running', 'completed', 'failed']);

@@ -28,6 +28,8 @@ describe('isValidKey', () => {
     expect(isValidKey('a/b.jpg')).toBe(true);
     expect(isValidKey('é'.repeat(512))).toBe(true);
     expect(isValidKey('')).toBe(false);
+    expect(isValidKey('a\u0085b.jpg')).toBe(false); // a C1 control
+    expect(isValidKey('a\u00a0b.jpg')).toBe(true);
     expect(isValidKey('a'.repeat(513))).toBe(false);
     expect(isValidKey('a\nb.jpg')).toBe(false);
     expect(isValidKey('a\u007fb.jpg')).toBe(false);

@@ -6,12 +6,12 @@ import path from 'node:path';
 export const PHOTO_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png', '.webp', '.avif', '.tif', '.tiff', '.gif']);
 
 /**
- * The gateway's photo keys (PHOTO_KEY): 1–512 characters, no control characters, and valid
+ * The gateway's photo keys (PHOTO_KEY): 1–512 characters, no control characters (C0, DEL, C1), and valid
  * Unicode: no lone surrogate and no U+FFFD, which is what a file name that is not UTF-8 becomes.
  */
 export function isValidKey(key: string): boolean {
   const chars = [...key];
-  return chars.length >= 1 && chars.length <= 512 && chars.every((c) => c >= ' ' && c !== '\u007f' && c !== '\ufffd' && !/^[\ud800-\udfff]$/.test(c));
+  return chars.length >= 1 && chars.length <= 512 && chars.every((c) => c >= ' ' && !(c >= '\u007f' && c <= '\u009f') && c !== '\ufffd' && !/^[\ud800-\udfff]$/.test(c));
 }
 
 export interface Photo {

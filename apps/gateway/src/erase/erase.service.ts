@@ -1,4 +1,4 @@
-import { COLLECTION_NAME, PHOTO_KEY, QUEUES, collectionsKey, photoJobId, reclusterCurrentKey, reclusterStatusKey } from '@facepipe/contracts';
+import { COLLECTION_NAME, ERASABLE_PHOTO_KEY, QUEUES, collectionsKey, photoJobId, reclusterCurrentKey, reclusterStatusKey } from '@facepipe/contracts';
 import { BlobRefs, BlobStore, JobStore, Queues, ThumbnailStore, settlePhoto } from '@facepipe/pipeline';
 import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
@@ -37,7 +37,7 @@ export class EraseService {
   /** DELETE /v1/collections/{c}/photos/{key} */
   async erasePhoto(collection: string, key: string): Promise<{ collection: string; key: string; faces: number }> {
     const { createdAt } = await this.collections.record(collection);
-    if (!PHOTO_KEY.test(key)) throw photoNotFound(key);
+    if (!ERASABLE_PHOTO_KEY.test(key)) throw photoNotFound(key);
     const pending = await this.stopPending(collection, key, Date.parse(createdAt));
     const erased = await this.eraseFaces(collection, { photoKey: key });
     await this.removeStageJobs(collection, key);

@@ -170,6 +170,7 @@ describe('bad input to the ingest routes', () => {
 
     // Keys and file names
     ['a key with a control character', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 'a\nb', path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
+    ['a key with a C1 control character (U+009B, a terminal escape)', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 'a\u009b2Jb', path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
     ['an empty key', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: '', path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
     ['a 513-character key', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 'k'.repeat(513), path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
     ['a key that is a number', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 7, path: `${root}/x.jpg` }] })), 400, 'VALIDATION_FAILED', 'items.1.key'],
