@@ -1,4 +1,4 @@
-import { FaceEngine, defaultManifest, loadManifestFile } from '@facepipe/face-engine';
+import { FaceEngine, chosenManifest } from '@facepipe/face-engine';
 import os from 'node:os';
 
 /** The engine settings every in-process command takes (--manifest, --threads, --max-pixels, --min-face). */
@@ -11,10 +11,8 @@ export interface EngineOptions {
 
 /** The face engine as `detect`, `embed`, `verify` and `calibrate` all run it: one path, one set of models. */
 export async function openEngine(opts: EngineOptions): Promise<FaceEngine> {
-  const manifest = opts.manifest ? loadManifestFile(opts.manifest) : defaultManifest();
-  if (opts.minFaceSize) manifest.detector.tiling.minFaceSize = opts.minFaceSize;
   return FaceEngine.create({
-    manifest,
+    manifest: chosenManifest({ file: opts.manifest, minFaceSize: opts.minFaceSize }),
     intraOpThreads: opts.threads ?? os.availableParallelism(),
     maxPixels: opts.maxPixels,
   });

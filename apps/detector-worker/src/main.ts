@@ -1,5 +1,5 @@
 import { QUEUES, isSyncJob, type DetectJob, type SyncDetectJob } from '@facepipe/contracts';
-import { FaceEngine } from '@facepipe/face-engine';
+import { FaceEngine, chosenManifest } from '@facepipe/face-engine';
 import { BlobStore, CollectionRegistry, JobStore, PhotoFetcher, Queues, ThumbnailStore, createMetrics, thumbnailDir, createRedis, loadConfig, runStage, settleGivenUp } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import path from 'node:path';
@@ -9,7 +9,11 @@ import { SyncDetectProcessor } from './sync-detect.processor';
 /** detector-worker: one process of the detect stage (scale it with replicas). */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const engine = await FaceEngine.create({ intraOpThreads: config.threads, executionProvider: config.executionProvider });
+  const engine = await FaceEngine.create({
+    manifest: chosenManifest({ file: config.modelManifest, minFaceSize: config.minFaceSize }),
+    intraOpThreads: config.threads,
+    executionProvider: config.executionProvider,
+  });
   const redis = createRedis(config.redisUrl, 'detector');
   const queues = new Queues(redis, config.prefix);
   const jobStore = new JobStore(redis, config.prefix, config.jobRetentionSeconds);

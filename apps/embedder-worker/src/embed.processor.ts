@@ -12,6 +12,8 @@ export class EmbedProcessor {
     private readonly batcher: MicroBatcher<RgbImage, Float32Array>,
     private readonly queues: Queues,
     private readonly jobs: JobStore,
+    /** The embedder's vector length, for the matcher (a photo without faces still sets its collection's). */
+    private readonly dim: number,
   ) {}
 
   async process(job: Job<EmbedJob>): Promise<{ faces: number } | { failed: string }> {
@@ -27,6 +29,7 @@ export class EmbedProcessor {
     }
     const match: MatchJob = {
       ...data,
+      dim: this.dim,
       faces: data.faces.map((f, i) => ({ index: f.index, box: f.box, score: f.score, quality: f.quality, landmarks: f.landmarks, embedding: encodeFloat32(embeddings[i]) })),
     };
     await this.queues.get(QUEUES.match).add('match', match, {

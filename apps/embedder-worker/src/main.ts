@@ -1,5 +1,5 @@
 import { QUEUES, isSyncJob, type EmbedJob, type SyncEmbedJob } from '@facepipe/contracts';
-import { FaceEngine, type RgbImage } from '@facepipe/face-engine';
+import { FaceEngine, chosenManifest, type RgbImage } from '@facepipe/face-engine';
 import { JobStore, MicroBatcher, Queues, createMetrics, createRedis, loadConfig, runStage, settleGivenUp } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import { EmbedProcessor } from './embed.processor';
@@ -10,6 +10,7 @@ import { SyncEmbedProcessor } from './sync-embed.processor';
 async function main(): Promise<void> {
   const config = loadConfig();
   const engine = await FaceEngine.create({
+    manifest: chosenManifest({ file: config.modelManifest }),
     intraOpThreads: config.threads,
     executionProvider: config.executionProvider,
   });
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
     config.embedBatchWaitMs,
     (size) => metrics.batchSize.observe(size),
   );
-  const processor = new EmbedProcessor(batcher, queues, jobStore);
+  const processor = new EmbedProcessor(batcher, queues, jobStore, engine.manifest.embedder.dim);
   // Synchronous calls: verify is answered here; search and enrol go on to the matcher.
   const sync = new SyncEmbedProcessor(batcher, queues, redis, config.prefix);
   await runStage<EmbedJob>({

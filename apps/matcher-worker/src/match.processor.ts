@@ -6,6 +6,9 @@ import type { CollectionRegistry } from '@facepipe/pipeline';
 import { type CollectionStats, isUnknownPerson } from './collection-stats';
 import type { Serial } from './serial';
 
+/** The default model's embedding length (fr_feature), for match jobs of embedders that do not say. */
+const DEFAULT_DIMENSIONS = 512;
+
 /**
  * match: writes a photo's faces into the index and groups unknown faces into people. A face joins
  * the person of its nearest neighbour (from another photo) at or above the clustering threshold,
@@ -56,8 +59,9 @@ export class MatchProcessor {
   private async indexPhoto(data: MatchJob): Promise<ResultFace[]> {
     const { collection, key } = data;
     const vectors = data.faces.map((f) => decodeFloat32(f.embedding));
-    if (vectors.length > 0) await this.index.ensureCollection(collection, vectors[0].length);
-    else await this.index.ensureCollection(collection, 512);
+    // A photo without faces still creates the collection (its photo counts), with the embedder's
+    // dimension: the default model's 512 when an older embedder does not say.
+    await this.index.ensureCollection(collection, vectors[0]?.length ?? data.dim ?? DEFAULT_DIMENSIONS);
     if (!this.stats.has(collection)) await this.stats.load(this.index, collection);
 
     const old = (await this.index.scroll(collection, { filter: { photoKey: key }, limit: 10_000 })).items;

@@ -59,6 +59,8 @@ export type EmbedJob = z.infer<typeof embedJobSchema>;
 /** match queue: the embeddings of one photo (float32 little-endian, base64). */
 export const matchJobSchema = embedJobSchema.omit({ faces: true }).extend({
   faces: z.array(detectedFaceSchema.extend({ embedding: z.string() })),
+  /** The embedder's vector length: what a photo without faces creates its collection with (absent from older embedders). */
+  dim: z.number().int().positive().optional(),
 });
 export type MatchJob = z.infer<typeof matchJobSchema>;
 

@@ -4,7 +4,7 @@ import { FaceDetector } from './detector';
 import { FaceEmbedder } from './embedder';
 import { cropResize, decodeImage, decodeImageFile, DEFAULT_MAX_PIXELS } from './image';
 import { Landmarker68, fivePointsFrom68 } from './landmarks';
-import { parseManifest, verifyManifestFiles, type ModelManifest } from './manifest';
+import { loadManifestFile, parseManifest, verifyManifestFiles, type ModelManifest } from './manifest';
 import type { RuntimeOptions } from './onnx';
 import { faceQuality } from './quality';
 import type { Box, FivePoints, Point, RgbImage } from './types';
@@ -41,6 +41,17 @@ export interface PhotoFaces<F extends Face = Face> {
 /** The faceplugin models shipped by the npm package `faceplugin-face-recognition-js`. */
 export function defaultManifest(): ModelManifest {
   return parseManifest(defaultManifestJson);
+}
+
+/**
+ * The models an operator chose: the manifest `file` (FACEPIPE_MODEL_MANIFEST, `--manifest`) or the
+ * default one, looking for faces down to `minFaceSize` pixels when given (FACEPIPE_MIN_FACE_SIZE,
+ * `--min-face`). The one place the service and the CLI turn those settings into a manifest.
+ */
+export function chosenManifest(opts: { file?: string; minFaceSize?: number } = {}): ModelManifest {
+  const manifest = opts.file ? loadManifestFile(opts.file) : defaultManifest();
+  if (opts.minFaceSize) manifest.detector.tiling.minFaceSize = opts.minFaceSize;
+  return manifest;
 }
 
 /**

@@ -1,5 +1,11 @@
+import { DEFAULT_MATCH_THRESHOLD } from '@facepipe/contracts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from './config';
+
+/** The built-in model manifest, as an operator could name it. */
+const BUILT_IN = path.resolve(__dirname, '../../face-engine/manifests/faceplugin.json');
 import { ConfigError } from './config-error';
 
 describe('loadConfig', () => {
@@ -25,6 +31,7 @@ describe('loadConfig', () => {
       syncTimeoutMs: 30_000,
       enrollMinQuality: 0.2,
       jobRetentionSeconds: 7 * 86_400,
+      defaultThreshold: DEFAULT_MATCH_THRESHOLD,
     });
   });
 
@@ -54,6 +61,8 @@ describe('loadConfig', () => {
       FACEPIPE_ENROLL_MIN_QUALITY: '0.35',
       FACEPIPE_JOB_RETENTION_DAYS: '30',
       FACEPIPE_INDEX_EF: '256',
+      FACEPIPE_MODEL_MANIFEST: BUILT_IN,
+      FACEPIPE_MIN_FACE_SIZE: '100',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -77,11 +86,31 @@ describe('loadConfig', () => {
       syncTimeoutMs: 5000,
       enrollMinQuality: 0.35,
       jobRetentionSeconds: 30 * 86_400,
+      modelManifest: BUILT_IN,
+      minFaceSize: 100,
+      defaultThreshold: DEFAULT_MATCH_THRESHOLD,
     });
     expect(loadConfig({ FACEPIPE_JOB_RETENTION_DAYS: '0' }).jobRetentionSeconds).toBe(0);
     expect(loadConfig({ FACEPIPE_INDEX_EF: '128' }).faceIndex).toEqual({ backend: 'embedded', ef: 128 });
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '0' }).allowPrivateUrls).toBe(false);
     expect(loadConfig({ FACEPIPE_ALLOW_PRIVATE_URLS: '1' }).allowPrivateUrls).toBe(true);
+  });
+
+  it("takes the default threshold from FACEPIPE_MODEL_MANIFEST, and refuses a manifest it cannot read", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'facepipe-config-'));
+    try {
+      const manifest = JSON.parse(readFileSync(BUILT_IN, 'utf8'));
+      manifest.embedder.threshold = 0.41;
+      writeFileSync(path.join(dir, 'm.json'), JSON.stringify(manifest));
+      expect(loadConfig({ FACEPIPE_MODEL_MANIFEST: path.join(dir, 'm.json') })).toMatchObject({ modelManifest: path.join(dir, 'm.json'), defaultThreshold: 0.41 });
+      writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ ...manifest, embedder: { ...manifest.embedder, threshold: 'high' } }));
+      for (const [file, why] of [[path.join(dir, 'missing.json'), /FACEPIPE_MODEL_MANIFEST cannot be read as JSON/], [path.join(dir, 'bad.json'), /FACEPIPE_MODEL_MANIFEST .*has no embedder.threshold/]] as const) {
+        expect(() => loadConfig({ FACEPIPE_MODEL_MANIFEST: file })).toThrow(why);
+      }
+      expect(() => loadConfig({ FACEPIPE_MIN_FACE_SIZE: 'abc' })).toThrow(/FACEPIPE_MIN_FACE_SIZE/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('treats empty values as unset', () => {

@@ -1,3 +1,5 @@
+import { DEFAULT_MATCH_THRESHOLD } from '@facepipe/contracts';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { EnvReader } from './env-reader';
@@ -55,6 +57,16 @@ export interface ServiceConfig {
   enrollMinQuality: number;
   /** FACEPIPE_JOB_RETENTION_DAYS, in seconds: how long a completed batch job's record is kept; 0 = for ever. */
   jobRetentionSeconds: number;
+  /** FACEPIPE_MODEL_MANIFEST (absolute): the models the detector and embedder load; unset, the built-in faceplugin set. */
+  modelManifest?: string;
+  /** FACEPIPE_MIN_FACE_SIZE: the smallest face the detector looks for, in pixels; unset, the manifest's (32). */
+  minFaceSize?: number;
+  /**
+   * The match threshold of verify and of a collection that sets none: the model manifest's
+   * `embedder.threshold` (DEFAULT_MATCH_THRESHOLD for the built-in one). The gateway reads just this
+   * field from FACEPIPE_MODEL_MANIFEST; the workers validate the whole manifest when they load it.
+   */
+  defaultThreshold: number;
 }
 
 const MiB = 1024 * 1024;
@@ -144,10 +156,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     // A week to read a finished job's results. At least a day when set: a webhook is retried for
     // about 30 h and a re-seal re-sends a lost one for a day, both reading the job's record.
     jobRetentionSeconds: r.read('FACEPIPE_JOB_RETENTION_DAYS', integer(0, 3650).refine((d) => d === 0 || d >= 2, 'must be 0 (keep for ever) or from 2 days'), 7) * 86_400,
+    modelManifest: r.read<string | undefined>('FACEPIPE_MODEL_MANIFEST', z.string().transform((p) => path.resolve(p)), undefined),
+    minFaceSize: r.read<number | undefined>('FACEPIPE_MIN_FACE_SIZE', integer(4, 100_000), undefined),
+    defaultThreshold: DEFAULT_MATCH_THRESHOLD,
   };
+  if (config.modelManifest !== undefined) {
+    const threshold = manifestThreshold(config.modelManifest);
+    if (typeof threshold === 'number') config.defaultThreshold = threshold;
+    else r.report('FACEPIPE_MODEL_MANIFEST', threshold.error);
+  }
   r.throwIfInvalid();
-  if (config.apiKey === undefined) delete config.apiKey;
+  for (const optional of ['apiKey', 'modelManifest', 'minFaceSize'] as const) if (config[optional] === undefined) delete config[optional];
   return config;
+}
+
+/** The `embedder.threshold` of a model manifest file, or why it has none. */
+function manifestThreshold(file: string): number | { error: string } {
+  let manifest: { embedder?: { threshold?: unknown } } | null;
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8')) as typeof manifest;
+  } catch (err) {
+    return { error: `cannot be read as JSON (${file}): ${(err as Error).message}` };
+  }
+  const threshold = manifest?.embedder?.threshold;
+  if (typeof threshold !== 'number' || !(threshold >= -1 && threshold <= 1)) return { error: `${file} has no embedder.threshold between -1 and 1` };
+  return threshold;
 }
 
 function readFaceIndex(r: EnvReader, env: NodeJS.ProcessEnv): FaceIndexConfig {

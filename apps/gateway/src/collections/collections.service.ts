@@ -1,12 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { DEFAULT_MATCH_THRESHOLD } from '@facepipe/contracts';
 import { ApiError } from '../common/api-error';
+import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
 import { type CollectionRecord, CollectionsRepository } from './collections.repository';
 import type { Collection, CollectionStats, UpdateCollection } from './collections.schemas';
 
 @Injectable()
 export class CollectionsService {
-  constructor(private readonly repo: CollectionsRepository) {}
+  constructor(
+    private readonly repo: CollectionsRepository,
+    @InjectConfig() private readonly config: GatewayConfig,
+  ) {}
 
   async create(name: string): Promise<Collection> {
     const createdAt = new Date().toISOString();
@@ -19,7 +22,7 @@ export class CollectionsService {
 
   async stats(name: string): Promise<CollectionStats> {
     const record = await this.record(name);
-    return { name, createdAt: record.createdAt, ...(await this.repo.stats(name)), threshold: thresholdOf(record) };
+    return { name, createdAt: record.createdAt, ...(await this.repo.stats(name)), threshold: this.thresholdOf(record) };
   }
 
   /** PATCH /v1/collections/{name}: sets (or, with null, resets) the match threshold. */
@@ -31,7 +34,7 @@ export class CollectionsService {
       return next;
     });
     if (!updated) throw collectionNotFound(name);
-    return { name, createdAt: updated.createdAt, ...(await this.repo.stats(name)), threshold: thresholdOf(updated) };
+    return { name, createdAt: updated.createdAt, ...(await this.repo.stats(name)), threshold: this.thresholdOf(updated) };
   }
 
   /** The registered record (404 COLLECTION_NOT_FOUND when there is none). */
@@ -46,7 +49,12 @@ export class CollectionsService {
    * model default. `known`: the record when the caller has already read it.
    */
   async matchThreshold(name: string, known?: CollectionRecord): Promise<number> {
-    return thresholdOf(known ?? (await this.record(name)));
+    return this.thresholdOf(known ?? (await this.record(name)));
+  }
+
+  /** The collection's own threshold, or the model manifest's. */
+  private thresholdOf(record: CollectionRecord): number {
+    return record.threshold ?? this.config.defaultThreshold;
   }
 
   /** 404 COLLECTION_NOT_FOUND unless the collection is registered. */
@@ -57,8 +65,4 @@ export class CollectionsService {
 
 export function collectionNotFound(name: string): ApiError {
   return ApiError.notFound('COLLECTION_NOT_FOUND', `Collection "${name}" does not exist`);
-}
-
-function thresholdOf(record: CollectionRecord): number {
-  return record.threshold ?? DEFAULT_MATCH_THRESHOLD;
 }

@@ -103,7 +103,7 @@ export class RecognitionController {
   @ApiOperation({
     summary: '1:1 verify: are the largest faces of photos a and b the same person?',
     description:
-      `Multipart with files \`a\` and \`b\` (text field \`threshold\`), or JSON \`{"a": {"url"|"path"}, "b": {…}, "threshold"?}\`. Default threshold ${DEFAULT_MATCH_THRESHOLD} (the model's). ` +
+      `Multipart with files \`a\` and \`b\` (text field \`threshold\`), or JSON \`{"a": {"url"|"path"}, "b": {…}, "threshold"?}\`. Default threshold: the model manifest's (${DEFAULT_MATCH_THRESHOLD} for the built-in models). ` +
       'The largest face of each photo is compared; `faces` says how many each had. 422 NO_FACE when a photo has none.',
     requestBody: photoBody(openApiSchema(verifyJsonSchema, 'input'), {
       type: 'object',
@@ -126,7 +126,7 @@ export class RecognitionController {
     }
     const a = photoSource(req, 'a', refs.a, this.policy(), 'a');
     const b = photoSource(req, 'b', refs.b, this.policy(), 'b');
-    return this.sync.run({ source: a, request: { op: 'verify', b, threshold: threshold ?? DEFAULT_MATCH_THRESHOLD } });
+    return this.sync.run({ source: a, request: { op: 'verify', b, threshold: threshold ?? this.config.defaultThreshold } });
   }
 
   @Post('detect')
