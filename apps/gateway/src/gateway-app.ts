@@ -3,11 +3,13 @@ import { isUtf8 } from 'node:buffer';
 import { checkRedis } from '@facepipe/pipeline';
 import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Redis } from 'ioredis';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import { AllExceptionsFilter, expressErrorHandler } from './common/all-exceptions.filter';
 import { OPEN_PATHS, apiKeyMiddleware } from './common/api-key.middleware';
+import { redisAvailable } from './common/redis-available.middleware';
 import { answerParserErrors } from './common/parser-errors';
 import { GatewayLogger } from './common/gateway-logger';
 import { setupOpenApi } from './common/openapi';
@@ -46,10 +48,11 @@ export async function createGatewayApp(config: GatewayConfig, options: CreateGat
   answerParserErrors(app.getHttpServer());
 
   // Express-level middleware runs before every route, Swagger's included. Order matters:
-  // metrics/access log → API key (the request's principal) → JSON body parser → JSON errors of the body parser.
+  // metrics/access log → Redis reachable → API key (the request's principal) → JSON body parser → JSON errors of the body parser.
   const metrics = app.get(MetricsService);
   app.use(metrics.httpMiddleware());
   app.use(accessLog(logger));
+  app.use(redisAvailable(app.get(Redis)));
   app.use(apiKeyMiddleware(config.apiKey, app.get(KeysService)));
   app.useBodyParser('json', { limit: gatewayOptions(config).jsonBodyLimit, verify: requireUtf8 });
   app.use(expressErrorHandler(logger));

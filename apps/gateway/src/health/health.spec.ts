@@ -58,13 +58,20 @@ describe('probes, metrics and docs', () => {
     expect(ui.headers.get('content-type')).toMatch(/text\/html/);
   });
 
-  it('answers 503 on /readyz when Redis does not answer', async () => {
+  it('answers 503 on /readyz, and at once on the API, while Redis is unreachable; serves again once it is back', async () => {
     const { Redis } = await import('ioredis');
     const redis = gw.app.get(Redis);
-    redis.disconnect(); // reconnects on its own afterwards
+    redis.disconnect(); // the connection is down until connect() below
     const res = await gw.fetch('/readyz');
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('NOT_READY');
+    // The API does not hang on the queued commands: a quick 503 that says to retry.
+    const started = Date.now();
+    const api = await gw.fetch('/v1/collections/probe');
+    expect({ status: api.status, code: api.body.error.code, retryAfter: api.headers.get('retry-after') }).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE', retryAfter: '5' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect((await gw.fetch('/healthz')).status).toBe(200); // alive all the same
     await redis.connect().catch(() => undefined);
+    expect((await gw.fetch('/v1/collections/probe')).status).toBe(404);
   });
 });
