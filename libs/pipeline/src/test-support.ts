@@ -12,8 +12,8 @@ export function uniquePrefix(tag: string): string {
   return `facepipe-test-${process.pid}-${Date.now()}-${tag}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-export function testRedis(): Redis {
-  return new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+export function testRedis(url = testRedisUrl()): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null });
 }
 
 /** Deletes every key under `prefix:` (SCAN, never FLUSHDB: the Redis may be shared). */

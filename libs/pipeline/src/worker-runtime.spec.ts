@@ -11,6 +11,7 @@ import { createLogger } from './logger';
 import { Queues } from './queues';
 import { deleteKeys, freePort, testRedis, testRedisUrl, uniquePrefix, waitFor } from './test-support';
 import { runStage, type StageHandle } from './worker-runtime';
+import { hasRedisServer, startPrivateRedis } from '@facepipe/testing';
 
 const REPO = path.resolve(__dirname, '../../..');
 
@@ -116,8 +117,8 @@ describe('runStage', () => {
     });
   });
 
-  it('drains on SIGTERM: the job in progress finishes and the process exits 0', async () => {
-    const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facepipe-child-'));
+  /** Bundles testing/sigterm-child.ts into `outDir` (the child a spec can SIGTERM); returns the file. */
+  function buildChild(outDir: string): string {
     const outfile = path.join(outDir, 'sigterm-child.js');
     buildSync({
       entryPoints: [path.join(__dirname, 'testing', 'sigterm-child.ts')],
@@ -128,18 +129,26 @@ describe('runStage', () => {
       tsconfig: path.join(REPO, 'tsconfig.base.json'),
       logLevel: 'silent',
     });
-    const port = await freePort();
-    const child = spawn(process.execPath, [outfile], {
+    return outfile;
+  }
+
+  function spawnChild(outfile: string, env: Record<string, string>) {
+    return spawn(process.execPath, [outfile], {
       env: {
         ...process.env,
         NODE_PATH: path.join(REPO, 'node_modules'), // the bundle lives in a temp dir; its packages do not
-        REDIS_URL: testRedisUrl(),
         FACEPIPE_PREFIX: prefix,
-        FACEPIPE_METRICS_PORT: String(port),
-        CHILD_JOB_MS: '1500',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+  }
+
+  it('drains on SIGTERM: the job in progress finishes and the process exits 0', async () => {
+    const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facepipe-child-'));
+    const outfile = buildChild(outDir);
+    const port = await freePort();
+    const child = spawnChild(outfile, { REDIS_URL: testRedisUrl(), FACEPIPE_METRICS_PORT: String(port), CHILD_JOB_MS: '1500' });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -171,4 +180,35 @@ describe('runStage', () => {
       await fs.rm(outDir, { recursive: true, force: true });
     }
   }, 30_000);
+
+  (hasRedisServer() ? it : it.skip)('stops promptly on SIGTERM while Redis is down, even with a job in progress', async () => {
+    const privateRedis = await startPrivateRedis();
+    const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facepipe-child-'));
+    const child = spawnChild(buildChild(outDir), { REDIS_URL: privateRedis.url, FACEPIPE_METRICS_PORT: String(await freePort()), CHILD_JOB_MS: '60000' });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes('"msg":"started"') || child.exitCode !== null, 15_000);
+      const ownRedis = testRedis(privateRedis.url);
+      const own = new Queues(ownRedis, prefix);
+      await own.get('detect').add('d', { n: 1 });
+      await waitFor(() => out.includes('"msg":"child job running"'), 10_000);
+      await own.close();
+      ownRedis.disconnect();
+      await privateRedis.stop(); // gone, with a job in progress that can never be acknowledged
+      await new Promise((r) => setTimeout(r, 500));
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(out).toContain('draining without Redis');
+      expect(out).toContain('"msg":"stopped"');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await privateRedis.stop().catch(() => undefined);
+      await fs.rm(outDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -145,15 +145,26 @@ export async function runStage<T>(opts: StageOptions<T>): Promise<StageHandle> {
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       health.setDraining();
-      logger.info('draining: no new jobs, waiting for active ones');
+      // Without Redis an active job can be neither finished nor handed back, and BullMQ's close
+      // waits on commands queued for a Redis that may be gone for good: a drain would never end
+      // (and Kubernetes would SIGKILL the pod at its grace period). So the drain does not wait for
+      // active jobs then; their locks expire and another replica takes them again.
+      const redisDown = connection.status !== 'ready';
+      logger.info(redisDown ? 'draining without Redis: not waiting for active jobs' : 'draining: no new jobs, waiting for active ones');
       let failure: unknown;
-      await Promise.all(workers.map((w) => w.close().catch((err: unknown) => (failure ??= err))));
-      await opts.onClose?.().catch((err: unknown) => (failure ??= err));
-      await queues.close().catch((err: unknown) => (failure ??= err));
+      const step = (work: () => Promise<unknown>) => (redisDown ? withDeadline(work(), FORCED_CLOSE_MS) : work()).then(
+        () => undefined,
+        (err: unknown) => void (failure ??= err),
+      );
+      if (redisDown) connection.disconnect(); // fails what is queued on it, so the closes below return
+      await Promise.all(workers.map((w) => step(() => w.close(redisDown))));
+      if (opts.onClose) await step(opts.onClose);
+      await step(() => queues.close());
       await connection.quit().catch(() => connection.disconnect());
       await health.close();
       removeSignalHandlers();
-      if (failure) throw failure;
+      if (failure && !redisDown) throw failure;
+      if (failure) logger.warn('closed without Redis; active jobs go back to the queue when their locks expire', { error: failure });
       logger.info('stopped');
     })());
 
@@ -202,4 +213,16 @@ async function processJob<T>(job: Job<T>, process: (job: Job<T>) => Promise<unkn
   } finally {
     endTimer();
   }
+}
+
+/** How long a forced close (Redis unreachable) may take before the drain goes on without it. */
+const FORCED_CLOSE_MS = 3_000;
+
+/** `promise`, or a rejection once `ms` have passed. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -35,6 +35,17 @@ export const GATEWAY_DEFAULTS = {
 
 type GatewayOptions = { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: number };
 
+/**
+ * The largest value each takes. The two delays go to setTimeout, which turns anything over
+ * 2^31 − 1 ms into 1 ms (every webhook would time out at once); the others are plain sanity bounds.
+ */
+const GATEWAY_MAXIMA: GatewayOptions = {
+  webhookBackoffMs: 3_600_000,
+  webhookTimeoutMs: 600_000,
+  webhookConcurrency: 1_000,
+  jsonBodyLimit: 1024 * 1024 * 1024,
+};
+
 const GATEWAY_VARIABLES: Record<keyof GatewayOptions, string> = {
   webhookBackoffMs: 'FACEPIPE_WEBHOOK_BACKOFF_MS',
   webhookTimeoutMs: 'FACEPIPE_WEBHOOK_TIMEOUT_MS',
@@ -60,10 +71,10 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     const raw = env[variable];
     if (raw === undefined || raw.trim() === '') {
       extra[field] = GATEWAY_DEFAULTS[field];
-    } else if (/^\d+$/.test(raw.trim()) && Number.isSafeInteger(Number(raw)) && Number(raw) > 0) {
+    } else if (/^\d+$/.test(raw.trim()) && Number(raw) > 0 && Number(raw) <= GATEWAY_MAXIMA[field]) {
       extra[field] = Number(raw);
     } else {
-      issues.push({ variable, message: `must be a positive integer, got ${JSON.stringify(raw)}` });
+      issues.push({ variable, message: `must be an integer from 1 to ${GATEWAY_MAXIMA[field]}, got ${JSON.stringify(raw)}` });
     }
   }
   const rateLimit = readRateLimit(env, issues);
