@@ -98,6 +98,26 @@ describe('BlobStore', () => {
     expect(await filesUnder(dir)).toEqual([]);
   });
 
+  it('reports a full disk as itself, reading the upload to its end rather than destroying it', async () => {
+    // What a full disk does to the temp file's writes (a tmpfs would need root to mount).
+    const open = fs.open.bind(fs);
+    const spy = jest.spyOn(fs, 'open').mockImplementation(async (...args: Parameters<typeof fs.open>) => {
+      const handle = await open(...args);
+      handle.write = (async () => {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }) as typeof handle.write;
+      return handle;
+    });
+    try {
+      const source = Readable.from([Buffer.alloc(1000, 1), Buffer.alloc(1000, 2), Buffer.alloc(1000, 3)]);
+      await expect(blobs.put(source, 10_000)).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect({ ended: source.readableEnded, destroyedEarly: source.destroyed && !source.readableEnded }).toEqual({ ended: true, destroyedEarly: false });
+      expect(await filesUnder(dir)).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('sweeps temp files left by a crashed writer, but not live ones or blobs', async () => {
     expect(await blobs.sweepTemp(1000)).toBe(0); // no tmp dir yet
     const { blobId } = await blobs.put(Buffer.from('kept'), 10);

@@ -41,14 +41,19 @@ export class BlobStore {
     try {
       try {
         const chunks: AsyncIterable<Buffer | string> | Buffer[] = Buffer.isBuffer(data) ? [data] : (data as AsyncIterable<Buffer | string>);
+        let writeError: unknown;
         for await (const chunk of chunks) {
           const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
           size += buf.length;
           // Breaking out of the loop destroys a stream source, so an oversized upload stops here.
           if (size > maxBytes) throw tooLarge(maxBytes);
+          // A failed write (a full disk) does not break out: a destroyed upload stream fails its
+          // request with an AbortError that hides the cause. The rest (at most maxBytes) is drained.
+          if (writeError) continue;
           hash.update(buf);
-          await file.write(buf);
+          await file.write(buf).catch((err: unknown) => (writeError = err));
         }
+        if (writeError) throw writeError;
         // A private blob lives for one synchronous call: if the machine crashes the call fails
         // anyway, so it skips the fsyncs (a few ms on the latency-critical path).
         if (!opts.private) await file.sync();

@@ -2,12 +2,23 @@ import { PipelineError } from '@facepipe/pipeline';
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import { z } from 'zod';
 import { ApiError } from './api-error';
+import { GatewayLogger } from './gateway-logger';
 import { mapError } from './error-mapping';
 import { mapUploadError } from '../jobs/photo-upload.interceptor';
 
 describe('mapUploadError', () => {
   it('answers an upload the client abandoned as 400 REQUEST_ABORTED, not a 500', () => {
     expect(mapError(mapUploadError(new Error('Request aborted'), 1, 'photos'))).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_ABORTED' } }, unexpected: false });
+  });
+
+  it('answers a full disk as 507 STORAGE_FULL naming the cause, and logs it', () => {
+    for (const code of ['ENOSPC', 'EDQUOT']) {
+      const lines: string[] = [];
+      const full = Object.assign(new Error(`${code}: no space left on device, write`), { code });
+      const mapped = mapUploadError(full, 1, 'photos', new GatewayLogger('gateway', { write: (line) => lines.push(line) }));
+      expect(mapError(mapped)).toMatchObject({ status: 507, body: { error: { code: 'STORAGE_FULL', message: expect.stringContaining(code) } } });
+      expect(lines).toEqual([expect.stringContaining(`no space left on device`)]);
+    }
   });
 });
 

@@ -78,7 +78,7 @@ export class PhotoUploadInterceptor implements NestInterceptor {
 
   private mapUploadError(err: unknown): unknown {
     if (namelessFileField(err) === PHOTOS_FIELD) return namelessPhoto();
-    return mapUploadError(err, this.config.maxPhotoBytes, `Files must be sent in the "${PHOTOS_FIELD}" field`);
+    return mapUploadError(err, this.config.maxPhotoBytes, `Files must be sent in the "${PHOTOS_FIELD}" field`, this.logger);
   }
 }
 
@@ -96,7 +96,13 @@ export function namelessFileField(err: unknown): string | undefined {
  * with the synchronous calls' upload interceptor. `wrongField` is the message for a file sent in a
  * field the route does not take.
  */
-export function mapUploadError(err: unknown, maxPhotoBytes: number, wrongField: string): unknown {
+export function mapUploadError(err: unknown, maxPhotoBytes: number, wrongField: string, logger?: GatewayLogger): unknown {
+  // The blob store's disk is full: the client may retry later, and the operator must hear of it.
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    logger?.error('no room left to store an upload', { error: (err as Error).message });
+    return new ApiError(507, 'STORAGE_FULL', `The server has no room left to store the photo (${code}); try again later`);
+  }
   // The client went away mid-upload (multer's own error): nobody to answer, and not our failure.
   if (err instanceof Error && err.message === 'Request aborted') return ApiError.badRequest('REQUEST_ABORTED', 'The request was aborted');
   if (err instanceof PayloadTooLargeException) {

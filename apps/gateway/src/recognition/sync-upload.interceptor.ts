@@ -61,7 +61,7 @@ export class SyncUploadInterceptor implements NestInterceptor {
       release();
       const nameless = namelessFileField(err);
       if (nameless && (SYNC_FILE_FIELDS as readonly string[]).includes(nameless)) throw namelessSyncPhoto(nameless);
-      throw mapUploadError(err, this.config.maxPhotoBytes, `Photos go in the fields ${SYNC_FILE_FIELDS.map((f) => `"${f}"`).join(', ')} (one file each)`);
+      throw mapUploadError(err, this.config.maxPhotoBytes, `Photos go in the fields ${SYNC_FILE_FIELDS.map((f) => `"${f}"`).join(', ')} (one file each)`, this.logger);
     }
     return handled.pipe(finalize(release));
   }
