@@ -58,20 +58,22 @@ describe('probes, metrics and docs', () => {
     expect(ui.headers.get('content-type')).toMatch(/text\/html/);
   });
 
-  it('answers 503 on /readyz, and at once on the API, while Redis is unreachable; serves again once it is back', async () => {
+  it('answers 503 on /readyz, and within 2 s on the API, while Redis is unreachable; serves again once it is back', async () => {
     const { Redis } = await import('ioredis');
     const redis = gw.app.get(Redis);
     redis.disconnect(); // the connection is down until connect() below
     const res = await gw.fetch('/readyz');
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('NOT_READY');
-    // The API does not hang on the queued commands: a quick 503 that says to retry.
+    // The API does not hang on the queued commands: after 2 s for the connection to come back, a 503 that says to retry.
     const started = Date.now();
     const api = await gw.fetch('/v1/collections/probe');
     expect({ status: api.status, code: api.body.error.code, retryAfter: api.headers.get('retry-after') }).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE', retryAfter: '5' });
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(4_000);
     expect((await gw.fetch('/healthz')).status).toBe(200); // alive all the same
-    await redis.connect().catch(() => undefined);
-    expect((await gw.fetch('/v1/collections/probe')).status).toBe(404);
+    // A request made while the connection comes back waits for it rather than failing.
+    const during = gw.fetch('/v1/collections/probe');
+    setTimeout(() => void redis.connect().catch(() => undefined), 300);
+    expect((await during).status).toBe(404);
   });
 });
