@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { listenError } from '@facepipe/pipeline';
 import type { INestApplication } from '@nestjs/common';
 import { GatewayLogger } from './common/gateway-logger';
 import { type GatewayConfig, loadGatewayConfig } from './config/gateway-config';
@@ -21,7 +22,9 @@ export async function main(): Promise<void> {
   try {
     config = loadGatewayConfig();
     app = await createGatewayApp(config, { logger });
-    await app.listen(config.port, config.host);
+    await app.listen(config.port, config.host).catch((err: unknown) => {
+      throw listenError(err, config.host, config.port, 'PORT');
+    });
   } catch (err) {
     process.stderr.write(`gateway: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

@@ -37,9 +37,10 @@ export class HealthServer {
     });
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: Error) => reject(listenError(err, this.opts.host, this.opts.port, 'FACEPIPE_METRICS_PORT'));
+      server.once('error', failed);
       server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         resolve((server.address() as AddressInfo).port);
       });
     });
@@ -103,4 +104,21 @@ export class HealthServer {
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
   res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
   res.end(body);
+}
+
+/**
+ * A failure to listen, said as the setting to change: a port in use or privileged names its
+ * variable, a host that is no address of this machine names HOST. Others keep their message.
+ */
+export function listenError(err: unknown, host: string, port: number, portVariable: string): Error {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const why: Record<string, string> = {
+    EADDRINUSE: `port ${port} is already in use (${portVariable}): stop what holds it, or choose another port`,
+    EACCES: `port ${port} needs privileges (${portVariable}): choose one above 1023`,
+    EADDRNOTAVAIL: `HOST ${host} is not an address of this machine`,
+    ENOTFOUND: `HOST ${host} does not resolve to an address`,
+    EAI_AGAIN: `HOST ${host} could not be resolved (DNS did not answer)`,
+  };
+  const message = code !== undefined ? why[code] : undefined;
+  return message ? new Error(`cannot listen on ${host}:${port}: ${message}`, { cause: err }) : err instanceof Error ? err : new Error(String(err));
 }
