@@ -99,11 +99,15 @@ describe('BlobStore', () => {
   });
 
   it('reports a full disk as itself, reading the upload to its end rather than destroying it', async () => {
-    // What a full disk does to the temp file's writes (a tmpfs would need root to mount).
+    // What a full disk does to the temp file's writes (a tmpfs would need root to mount): the
+    // first write takes half of what it is given, the next one fails.
     const open = fs.open.bind(fs);
     const spy = jest.spyOn(fs, 'open').mockImplementation(async (...args: Parameters<typeof fs.open>) => {
       const handle = await open(...args);
-      handle.write = (async () => {
+      const write = handle.write.bind(handle) as (b: Buffer, o: number, l: number) => Promise<{ bytesWritten: number }>;
+      let writes = 0;
+      handle.write = (async (buf: Buffer, offset = 0, length = buf.length - offset) => {
+        if (writes++ === 0) return write(buf, offset, Math.ceil(length / 2));
         throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       }) as typeof handle.write;
       return handle;
@@ -116,6 +120,29 @@ describe('BlobStore', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('never keeps a copy cut short: a short write is written again, and a stored blob of the wrong size is replaced', async () => {
+    const data = Buffer.alloc(3000, 9);
+    const open = fs.open.bind(fs);
+    const spy = jest.spyOn(fs, 'open').mockImplementation(async (...args: Parameters<typeof fs.open>) => {
+      const handle = await open(...args);
+      const write = handle.write.bind(handle) as (b: Buffer, o: number, l: number) => Promise<{ bytesWritten: number }>;
+      handle.write = (async (buf: Buffer, offset = 0, length = buf.length - offset) => write(buf, offset, Math.min(length, 700))) as typeof handle.write;
+      return handle;
+    });
+    let blobId: string;
+    try {
+      ({ blobId } = await blobs.put(Readable.from([data]), 10_000));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await blobs.read(blobId)).toEqual(data);
+    // A truncated file under the right name (left by an earlier version on a full disk) is replaced.
+    const file = (await filesUnder(dir)).find((f) => f.endsWith(blobId))!;
+    await fs.truncate(file, 1000);
+    expect((await blobs.put(data, 10_000)).created).toBe(true);
+    expect(await blobs.read(blobId)).toEqual(data);
   });
 
   it('sweeps temp files left by a crashed writer, but not live ones or blobs', async () => {

@@ -51,7 +51,7 @@ export class BlobStore {
           // request with an AbortError that hides the cause. The rest (at most maxBytes) is drained.
           if (writeError) continue;
           hash.update(buf);
-          await file.write(buf).catch((err: unknown) => (writeError = err));
+          await writeAll(file, buf).catch((err: unknown) => (writeError = err));
         }
         if (writeError) throw writeError;
         // A private blob lives for one synchronous call: if the machine crashes the call fails
@@ -64,8 +64,9 @@ export class BlobStore {
       const blobId = opts.private ? randomBytes(32).toString('hex') : sha256;
       const final = this.pathOf(blobId);
       await fs.mkdir(path.dirname(final), { recursive: true });
-      // Same content, same name: if it is already there, keep the existing file (dedupe).
-      if (!(await exists(final))) {
+      // Same content, same name: if it is already there, keep the existing file (dedupe). One of
+      // another size is not the same content (a copy cut short by a crash or a bug): replace it.
+      if ((await sizeOf(final)) !== size) {
         await fs.rename(tmp, final);
         renamed = true;
         if (!opts.private) await syncDir(path.dirname(final));
@@ -117,7 +118,7 @@ export class BlobStore {
   }
 
   async has(blobId: string): Promise<boolean> {
-    return BLOB_ID.test(blobId) && exists(this.pathOf(blobId));
+    return BLOB_ID.test(blobId) && (await sizeOf(this.pathOf(blobId))) >= 0;
   }
 
   /** The file of a blob. The id is validated first: it comes from API clients. */
@@ -140,12 +141,25 @@ function isNotFound(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-async function exists(file: string): Promise<boolean> {
+/**
+ * Writes all of `buf`. A write may take fewer bytes than asked (a disk that fills up takes what it
+ * has room for, and only the next write fails with ENOSPC): the rest is written again, so a short
+ * write can never leave a blob cut short under the hash of the whole.
+ */
+async function writeAll(file: fs.FileHandle, buf: Buffer): Promise<void> {
+  for (let offset = 0; offset < buf.length; ) {
+    const { bytesWritten } = await file.write(buf, offset, buf.length - offset);
+    if (bytesWritten === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    offset += bytesWritten;
+  }
+}
+
+/** The file's size, or -1 when there is none. */
+async function sizeOf(file: string): Promise<number> {
   try {
-    await fs.stat(file);
-    return true;
+    return (await fs.stat(file)).size;
   } catch (err) {
-    if (isNotFound(err)) return false;
+    if (isNotFound(err)) return -1;
     throw err;
   }
 }

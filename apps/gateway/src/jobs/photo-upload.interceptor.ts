@@ -13,6 +13,7 @@ import type { Request } from 'express';
 import { type Observable, catchError, from, mergeMap, throwError } from 'rxjs';
 import { ApiError } from '../common/api-error';
 import { GatewayLogger } from '../common/gateway-logger';
+import { storageFull } from '../common/storage-full';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
 import { BlobStorageEngine, type UploadedPhoto } from './blob-storage.engine';
 import { namelessPhoto } from './photo-submission';
@@ -97,12 +98,8 @@ export function namelessFileField(err: unknown): string | undefined {
  * field the route does not take.
  */
 export function mapUploadError(err: unknown, maxPhotoBytes: number, wrongField: string, logger?: GatewayLogger): unknown {
-  // The blob store's disk is full: the client may retry later, and the operator must hear of it.
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    logger?.error('no room left to store an upload', { error: (err as Error).message });
-    return new ApiError(507, 'STORAGE_FULL', `The server has no room left to store the photo (${code}); try again later`);
-  }
+  const full = storageFull(err, logger);
+  if (full) return full;
   // The client went away mid-upload (multer's own error): nobody to answer, and not our failure.
   if (err instanceof Error && err.message === 'Request aborted') return ApiError.badRequest('REQUEST_ABORTED', 'The request was aborted');
   if (err instanceof PayloadTooLargeException) {

@@ -1,6 +1,7 @@
 import { type PhotoSource, QUEUES, type SyncDetectJob, type SyncOp, type SyncRequest, type SyncResults } from '@facepipe/contracts';
 import { BlobStore, PhotoFetcher, Queues, ReplyWaiter, SYNC_JOB_OPTIONS, newRequestId, syncFetchTimeoutMs } from '@facepipe/pipeline';
 import { Injectable } from '@nestjs/common';
+import { storageFull } from '../common/storage-full';
 import { GatewayLogger } from '../common/gateway-logger';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
 
@@ -77,7 +78,9 @@ export class SyncCalls {
   private async fetchUrl(source: PhotoSource, deadline: number, fetched: string[]): Promise<PhotoSource> {
     if (source.kind !== 'url') return source;
     const bytes = await this.fetcher.fetch(source, { timeoutMs: syncFetchTimeoutMs(deadline, this.config.fetchTimeoutMs) });
-    const { blobId, sha256 } = await this.blobs.put(bytes, this.config.maxPhotoBytes, { private: true });
+    const { blobId, sha256 } = await this.blobs.put(bytes, this.config.maxPhotoBytes, { private: true }).catch((err: unknown) => {
+      throw storageFull(err, this.logger) ?? err;
+    });
     fetched.push(blobId);
     return { kind: 'blob', blobId, sha256 };
   }
