@@ -198,7 +198,9 @@ describe('runStage', () => {
       await own.close();
       ownRedis.disconnect();
       await privateRedis.stop(); // gone, with a job in progress that can never be acknowledged
-      await new Promise((r) => setTimeout(r, 500));
+      // Long enough for the connection to be between reconnect attempts (after ~20 s a QUIT on it
+      // never returned, a black-box test found: shorter outages did not show it).
+      await new Promise((r) => setTimeout(r, 30_000));
       const signalled = Date.now();
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
@@ -210,5 +212,5 @@ describe('runStage', () => {
       await privateRedis.stop().catch(() => undefined);
       await fs.rm(outDir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 90_000);
 });

@@ -160,7 +160,9 @@ export async function runStage<T>(opts: StageOptions<T>): Promise<StageHandle> {
       await Promise.all(workers.map((w) => step(() => w.close(redisDown))));
       if (opts.onClose) await step(opts.onClose);
       await step(() => queues.close());
-      await connection.quit().catch(() => connection.disconnect());
+      // QUIT waits for a Redis to answer it: without one it would wait for ever.
+      if (redisDown) connection.disconnect();
+      else await connection.quit().catch(() => connection.disconnect());
       await health.close();
       removeSignalHandlers();
       if (failure && !redisDown) throw failure;
