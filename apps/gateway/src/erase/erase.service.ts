@@ -55,9 +55,10 @@ export class EraseService {
    * Erases faces selected by a payload filter (a photo's, an identity's): their index entries and
    * thumbnails. For the identities feature: `eraseFaces(c, { identityId })`.
    */
-  async eraseFaces(collection: string, filter: { photoKey?: string; identityId?: string; personId?: string }) {
+  async eraseFaces(collection: string, filter: { photoKey?: string; identityId?: string; personId?: string }, knownFaceIds: readonly string[] = []) {
     const erased = await this.indexOps.call(collection, { type: 'deleteFaces', filter });
-    await this.thumbnails.delete(erased.faceIds);
+    // `knownFaceIds`: faces the caller knew of that an earlier, interrupted erase took from the index.
+    await this.thumbnails.delete([...new Set([...erased.faceIds, ...knownFaceIds])]);
     return erased;
   }
 

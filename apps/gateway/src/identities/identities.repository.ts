@@ -11,6 +11,7 @@ import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
  *   identity-ids        zset  every id at score 0: the listing order (by id) and its cursor
  *   identity-external   hash  externalId → id (unique per collection)
  *   identity-deleting   hash  id → 'detach' | 'erase': deletions whose faces are still being handled
+ *   identity-erasing:<id> set face ids whose thumbnails an erasing deletion must remove
  * Every change is one Lua script: two requests can never both take an externalId, and a record and
  * its index entries change together.
  */
@@ -166,7 +167,20 @@ export class IdentitiesRepository {
 
   /** The deleted identity's faces have been handled. */
   async finishDelete(collection: string, id: string): Promise<void> {
-    await this.redis.hdel(this.deletingKey(collection), id);
+    await this.redis.multi().hdel(this.deletingKey(collection), id).del(this.erasedFacesKey(collection, id)).exec();
+  }
+
+  /** Adds to the face ids an erasing DELETE of the identity must remove the thumbnails of. */
+  async rememberErasedFaces(collection: string, id: string, faceIds: string[]): Promise<void> {
+    if (faceIds.length > 0) await this.redis.sadd(this.erasedFacesKey(collection, id), ...faceIds);
+  }
+
+  async erasedFaces(collection: string, id: string): Promise<string[]> {
+    return this.redis.smembers(this.erasedFacesKey(collection, id));
+  }
+
+  private erasedFacesKey(collection: string, id: string): string {
+    return `${this.config.prefix}:collection:${collection}:identity-erasing:${id}`;
   }
 
   /** Stores a new record under a fresh id; `{ taken }` when another identity holds its externalId. */

@@ -86,7 +86,10 @@ export class IdentitiesService {
     }
     let response: DeleteIdentityResponse;
     if (erase) {
-      const erased = await this.erasure.eraseFaces(collection, { identityId: id });
+      // The faces' ids are kept until the end: an erase cut off after the index let go of them
+      // (the queued deletion ran after its gateway died) must still find their thumbnails.
+      await this.repo.rememberErasedFaces(collection, id, await this.faceIds(collection, id));
+      const erased = await this.erasure.eraseFaces(collection, { identityId: id }, await this.repo.erasedFaces(collection, id));
       response = { id, erased: true, faces: erased.deleted };
     } else {
       const personId = detachedPersonId(id);
@@ -115,6 +118,18 @@ export class IdentitiesService {
     const record = IDENTITY_ID.test(id) ? await this.repo.get(collection, id) : null;
     if (!record) throw identityNotFound(id);
     return record;
+  }
+
+  /** Every face id of the identity (no cap, unlike the listing). */
+  private async faceIds(collection: string, identityId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.indexOps.call(collection, { type: 'listIdentityFaces', identityId, limit: FACE_PAGE, ...(cursor ? { cursor } : {}) });
+      ids.push(...page.items.map((f) => f.faceId));
+      cursor = page.next;
+    } while (cursor);
+    return ids;
   }
 
   private async faces(collection: string, identityId: string): Promise<FaceView[]> {

@@ -1,14 +1,16 @@
-// The sweep that finishes deletions cut off half-way, against the real processes (gateway and
+// The sweep that finishes deletions cut off half-way (and a repeated DELETE), against the real processes (gateway and
 // workers from dist/, real models, real Redis): faces are enrolled for real, then each DELETE is
 // cut off where a killed gateway would leave it (the record or name taken away, the deletion
 // marked, nothing else done). A second, in-process gateway on the same prefix runs the sweep
 // with its clock moved on, and the faces must end exactly as a finished DELETE leaves them.
 import { collectionsKey } from '@facepipe/contracts';
+import { thumbnailDir } from '@facepipe/pipeline';
 import { REDIS_URL, type ServiceProcesses, api, startProcesses } from '@facepipe/testing';
 import { Redis } from 'ioredis';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { deletingCollectionsKey } from '../collections/collections.repository';
+import { IndexOpsClient } from '../index-ops/index-ops.client';
 import { STRANDED_AFTER_MS } from '../jobs/interrupted-submission-sweep';
 import { DEMO_DIR, type TestGateway, startTestGateway } from '../testing/test-gateway';
 import { IdentitiesRepository } from './identities.repository';
@@ -86,5 +88,24 @@ describe('interrupted deletions', () => {
     expect((await call<{ faces: number }>('GET', '/v1/collections/gone')).json.faces).toBe(0);
 
     expect(await sweep.sweep(t0 + 2 * STRANDED_AFTER_MS)).toEqual({ collections: 0, identities: 0 }); // once
+  });
+
+  it("an erasing DELETE cut off after the index let go of the faces still removes their crops when repeated", async () => {
+    expect((await call('POST', '/v1/collections', { name: 'crops' })).status).toBe(201);
+    const gone = await enrolled('crops', 'Erased');
+    const crops = () => readdirSync(path.join(thumbnailDir(svc.dataDir), 'crops'), { recursive: true }).filter((f) => String(f).endsWith('.jpg')).length;
+    expect(crops()).toBe(gone.faceIds.length);
+    // What a gateway killed mid-DELETE leaves when its queued deleteFaces ran afterwards: the
+    // record gone, the faces gone from the index, their crops still on disk.
+    const identities = gw.app.get(IdentitiesRepository);
+    expect(await identities.startDelete('crops', gone.id, 'erase')).toEqual({ ok: true, resumed: false });
+    await identities.rememberErasedFaces('crops', gone.id, gone.faceIds);
+    expect((await gw.app.get(IndexOpsClient).call('crops', { type: 'deleteFaces', filter: { identityId: gone.id } })).deleted).toBe(gone.faceIds.length);
+    expect(crops()).toBe(gone.faceIds.length);
+
+    const repeated = await call('DELETE', `/v1/collections/crops/identities/${gone.id}?erase=true`);
+    expect(repeated).toMatchObject({ status: 200, json: { erased: true, faces: 0 } });
+    expect(crops()).toBe(0);
+    expect(await identities.erasedFaces('crops', gone.id)).toEqual([]);
   });
 });
