@@ -3,6 +3,7 @@ import { PipelineError } from './pipeline-error';
 import { errorReply } from './replies';
 import { createRedis } from './redis';
 import type { Redis } from 'ioredis';
+import { hasRedisServer, startPrivateRedis } from '@facepipe/testing';
 
 const prefix = `fp-test-replies-${process.pid}-${Date.now()}`;
 let redis: Redis;
@@ -68,6 +69,23 @@ describe('replies', () => {
     const pending = await waiter.expect(id, 150);
     await expect(pending.wait()).rejects.toMatchObject({ status: 504, code: 'REQUEST_TIMEOUT' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  (hasRedisServer() ? it : it.skip)('times out at its deadline even while Redis is down (the read of the reply would wait for Redis)', async () => {
+    const privateRedis = await startPrivateRedis();
+    const own = createRedis(privateRedis.url, 'replies-outage-test');
+    const ownWaiter = new ReplyWaiter(own, prefix);
+    try {
+      const pending = await ownWaiter.expect(newRequestId(), 1_000);
+      await privateRedis.stop(); // commands now wait in the connection's offline queue
+      const started = Date.now();
+      await expect(pending.wait()).rejects.toMatchObject({ status: 504, code: 'REQUEST_TIMEOUT' });
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await ownWaiter.close();
+      own.disconnect();
+      await privateRedis.stop().catch(() => undefined);
+    }
   });
 
   it('ignores replies to requests nobody waits for, and serves many waiters at once', async () => {

@@ -71,6 +71,9 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** How long the read of a reply at its deadline may take before the caller gets its timeout. */
+const DEADLINE_READ_MS = 1_000;
+
 /**
  * Gateway side: one subscriber connection per process, shared by every request waiting for a reply.
  * Call `expect(id, timeoutMs)` BEFORE enqueueing the job, so an instant reply is not missed.
@@ -130,10 +133,17 @@ export class ReplyWaiter {
   /** Reads (and deletes) the stored reply: after a reconnect, for a bare announcement, at the deadline. */
   private async collect(requestId: string, deadline = false): Promise<void> {
     let raw: string | null = null;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      raw = await this.redis.getdel(replyKey(this.prefix, requestId));
+      const read = this.redis.getdel(replyKey(this.prefix, requestId));
+      // At the deadline the caller is answered even if Redis is down: the connection would hold
+      // the read until Redis is back, however long that is.
+      const giveUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), DEADLINE_READ_MS)));
+      raw = deadline ? await Promise.race([read, giveUp]) : await read;
     } catch {
       // Redis is down: at the deadline that is a timeout; otherwise the next wake-up retries.
+    } finally {
+      clearTimeout(timer);
     }
     if (raw !== null || deadline) this.settle(requestId, raw, false);
   }
