@@ -1,5 +1,5 @@
 import { decodeFloat32, faceId, type MatchJob, type ResultFace } from '@facepipe/contracts';
-import type { FaceIndex, FacePayload, IndexedFace } from '@facepipe/face-index';
+import { type FaceIndex, FaceIndexError, type FacePayload, type IndexedFace } from '@facepipe/face-index';
 import { isLastAttempt, settlePhoto, type JobStore, type Queues } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import type { CollectionRegistry } from '@facepipe/pipeline';
@@ -39,6 +39,11 @@ export class MatchProcessor {
       if (this.registry && !(await this.registry.recordOfPhoto(job.data.collection, jobId, this.jobs))) return await this.refuseDeleted(job.data);
       result = await this.indexPhoto(job.data);
     } catch (err) {
+      // Vectors of another length than the collection's never fit: no retry can help.
+      if (isDimensionMismatch(err)) {
+        await settlePhoto(this.queues, this.jobs, jobId, { key, status: 'failed', faces: [], error: { code: 'DIMENSION_MISMATCH', message: dimensionMismatchMessage(err) } });
+        return { failed: 'DIMENSION_MISMATCH' };
+      }
       if (!isLastAttempt(job)) throw err;
       const message = err instanceof Error ? err.message : String(err);
       await settlePhoto(this.queues, this.jobs, jobId, { key, status: 'failed', faces: [], error: { code: 'MATCHING_FAILED', message } });
@@ -120,4 +125,14 @@ function manualDecision(old: FacePayload | undefined): Partial<FacePayload> {
   }
   for (const field of ['pinned', 'namedFrom'] as const) if (old[field] !== undefined) keep[field] = old[field];
   return keep;
+}
+
+/** The collection holds vectors of another length than the embedder gives. */
+export function isDimensionMismatch(err: unknown): err is FaceIndexError {
+  return err instanceof FaceIndexError && err.code === 'DIMENSION_MISMATCH';
+}
+
+/** What to do about it, after what the index said. */
+export function dimensionMismatchMessage(err: FaceIndexError): string {
+  return `${err.message}: the embedder runs another model than the one that filled this collection (FACEPIPE_MODEL_MANIFEST); use a new collection for it`;
 }

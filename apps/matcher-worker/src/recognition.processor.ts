@@ -12,6 +12,7 @@ import {
 } from '@facepipe/contracts';
 import { type FaceIndex, FaceIndexError, type FacePayload, type Hit, type IndexedFace } from '@facepipe/face-index';
 import { type CollectionRegistry, RequestError, failSyncCall, sendReply } from '@facepipe/pipeline';
+import { dimensionMismatchMessage, isDimensionMismatch } from './match.processor';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CollectionStats } from './collection-stats';
@@ -56,7 +57,12 @@ export class RecognitionProcessor {
       await sendReply(this.redis, this.prefix, request.id, { ok: true, result });
       return { op: request.op, faces: data.faces.length };
     } catch (err) {
-      const e = err instanceof FaceIndexError && err.code === 'INVALID_ARGUMENT' ? new RequestError(400, 'VALIDATION_FAILED', err.message) : err;
+      const e =
+        err instanceof FaceIndexError && err.code === 'INVALID_ARGUMENT'
+          ? new RequestError(400, 'VALIDATION_FAILED', err.message)
+          : isDimensionMismatch(err)
+            ? new RequestError(409, 'DIMENSION_MISMATCH', dimensionMismatchMessage(err))
+            : err;
       return failSyncCall(this.redis, this.prefix, job, request.id, e, e instanceof RequestError && e.status < 500);
     }
   }

@@ -89,7 +89,7 @@ describe('StateFile', () => {
     expect(() => StateFile.open(log, HEADER)).toThrow(/not a facepipe ingest state file/);
     expect(readFileSync(log, 'utf8')).toBe('GET / 200\n'); // untouched
     expect(() => StateFile.open('/dev/null', HEADER)).toThrow(/not a regular file/);
-    expect(() => StateFile.open(tmp, HEADER)).toThrow(); // a folder
+    expect(() => StateFile.open(tmp, HEADER)).toThrow(new StateFileError('not a regular file (a folder)'));
   });
 
   it("records the collection's creation time, and a reset forgets everything but the header", () => {

@@ -75,7 +75,13 @@ export class StateFile {
    */
   static open(file: string, header: StateHeader): StateFile {
     mkdirSync(path.dirname(file), { recursive: true });
-    const fd = openSync(file, 'a+');
+    let fd: number;
+    try {
+      fd = openSync(file, 'a+');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new StateFileError('not a regular file (a folder)');
+      throw err;
+    }
     try {
       const stats = fstatSync(fd);
       if (!stats.isFile()) throw new StateFileError('not a regular file');
