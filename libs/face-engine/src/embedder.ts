@@ -21,7 +21,15 @@ export class FaceEmbedder {
   }
 
   static async load(spec: EmbedderSpec, runtime: RuntimeOptions = {}): Promise<FaceEmbedder> {
-    return new FaceEmbedder(await OnnxModel.load(spec.file, runtime), spec);
+    const embedder = new FaceEmbedder(await OnnxModel.load(spec.file, runtime), spec);
+    // One blank crop now: a manifest that does not describe its model (another `dim`, another
+    // input, a detector's file) stops the process at start rather than failing every face.
+    const { width, height } = spec.input;
+    await embedder.embed([{ width, height, data: new Uint8Array(3 * width * height) }]).catch((err: unknown) => {
+      if (err instanceof FaceEngineError && err.code === 'MODEL_MANIFEST_INVALID') throw err;
+      throw new FaceEngineError('MODEL_MANIFEST_INVALID', `embedder ${spec.file} does not run as the manifest describes it: ${(err as Error).message}`, { cause: err });
+    });
+    return embedder;
   }
 
   /** L2-normalised embeddings of aligned crops, in order. */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { FaceEngine, defaultManifest, largestFace, type Face } from './face-engine';
 import { FaceDetector } from './detector';
+import { FaceEmbedder } from './embedder';
 import { cosineSimilarity } from './similarity';
 import { parseManifest } from './manifest';
 import { decodeImage } from './image';
@@ -112,6 +113,12 @@ describe('embeddings', () => {
     expect(same).toBeGreaterThan(engine.threshold);
     for (const o of others) expect(o).toBeLessThan(engine.threshold);
     expect(same).toBeGreaterThan(Math.max(...others) + 0.3);
+  });
+
+  it('refuses at load a manifest that does not describe its embedder (dim, or a file that is no embedder)', async () => {
+    const m = defaultManifest();
+    await expect(FaceEmbedder.load({ ...m.embedder, dim: 256 })).rejects.toMatchObject({ code: 'MODEL_MANIFEST_INVALID', message: 'embedder gives 512-d vectors, manifest says 256' });
+    await expect(FaceEmbedder.load({ ...m.embedder, file: m.detector.file })).rejects.toMatchObject({ code: 'MODEL_MANIFEST_INVALID', message: expect.stringContaining('does not run as the manifest describes it') });
   });
 });
 
