@@ -138,8 +138,7 @@ export class ReplyWaiter {
       const read = this.redis.getdel(replyKey(this.prefix, requestId));
       // At the deadline the caller is answered even if Redis is down: the connection would hold
       // the read until Redis is back, however long that is.
-      const giveUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), DEADLINE_READ_MS)));
-      raw = deadline ? await Promise.race([read, giveUp]) : await read;
+      raw = deadline ? await Promise.race([read, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), DEADLINE_READ_MS)))]) : await read;
     } catch {
       // Redis is down: at the deadline that is a timeout; otherwise the next wake-up retries.
     } finally {
