@@ -88,7 +88,7 @@ export class IdentitiesService {
     if (erase) {
       // The faces' ids are kept until the end: an erase cut off after the index let go of them
       // (the queued deletion ran after its gateway died) must still find their thumbnails.
-      await this.repo.rememberErasedFaces(collection, id, await this.faceIds(collection, id));
+      await this.repo.rememberErasedFaces(collection, id, (await this.faces(collection, id, Infinity)).map((f) => f.faceId));
       const erased = await this.erasure.eraseFaces(collection, { identityId: id }, await this.repo.erasedFaces(collection, id));
       response = { id, erased: true, faces: erased.deleted };
     } else {
@@ -120,26 +120,18 @@ export class IdentitiesService {
     return record;
   }
 
-  /** Every face id of the identity (no cap, unlike the listing). */
-  private async faceIds(collection: string, identityId: string): Promise<string[]> {
-    const ids: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.indexOps.call(collection, { type: 'listIdentityFaces', identityId, limit: FACE_PAGE, ...(cursor ? { cursor } : {}) });
-      ids.push(...page.items.map((f) => f.faceId));
-      cursor = page.next;
-    } while (cursor);
-    return ids;
-  }
-
-  private async faces(collection: string, identityId: string): Promise<FaceView[]> {
+  /**
+   * The identity's faces, a page of the index at a time, up to `max` (the GET's listing stops at
+   * MAX_LISTED_FACES; an erasure needs every one).
+   */
+  private async faces(collection: string, identityId: string, max = MAX_LISTED_FACES): Promise<FaceView[]> {
     const faces: FaceView[] = [];
     let cursor: string | undefined;
     do {
       const page = await this.indexOps.call(collection, { type: 'listIdentityFaces', identityId, limit: FACE_PAGE, ...(cursor ? { cursor } : {}) });
       faces.push(...page.items);
       cursor = page.next;
-    } while (cursor && faces.length < MAX_LISTED_FACES);
+    } while (cursor && faces.length < max);
     return faces;
   }
 }
