@@ -18,7 +18,12 @@ async function main() {
       process.exit(1);
     }
   }
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  if (!isRedisUrl(redisUrl)) {
+    console.error(`facepipe: Invalid configuration: REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redisUrl)})`);
+    process.exit(1);
+  }
+  const base = metricsPortBase(process.env.FACEPIPE_METRICS_PORT_BASE);
   if (!(await redisAnswers(redisUrl))) {
     console.error(`facepipe: Redis is not reachable at ${redisUrl}. Start one with: redis-server --daemonize yes  (or set REDIS_URL)`);
     process.exit(1);
@@ -31,10 +36,6 @@ async function main() {
     stopping = true;
     for (const child of children.values()) child.kill(signal);
   };
-  // Workers serve /healthz, /readyz and /metrics on fixed per-stage ports (9101–9103) unless
-  // FACEPIPE_METRICS_PORT_BASE is set: then worker i gets base + i (tests and the demo use it to
-  // run beside another instance).
-  const base = Number(process.env.FACEPIPE_METRICS_PORT_BASE || 0);
   for (const [i, app] of APPS.entries()) {
     const env = base && app !== 'gateway' ? { ...process.env, FACEPIPE_METRICS_PORT: String(base + i) } : process.env;
     const child = spawn(process.execPath, [path.join(root, 'dist/apps', app, 'main.js')], {
@@ -56,6 +57,28 @@ async function main() {
     });
   }
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => stopAll('SIGTERM'));
+}
+
+function isRedisUrl(url) {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Workers serve /healthz, /readyz and /metrics on fixed per-stage ports (9101–9103) unless
+ * FACEPIPE_METRICS_PORT_BASE is set: then worker i gets base + i, i = 1..3 (tests and the demo use
+ * it to run beside another instance). 0 when unset; anything else but a port that leaves room for
+ * the three stops here, naming the variable (the workers would name FACEPIPE_METRICS_PORT).
+ */
+function metricsPortBase(raw) {
+  if (raw === undefined || raw === '') return 0;
+  const base = Number(raw);
+  if (/^\d+$/.test(raw) && base >= 1 && base <= 65535 - (APPS.length - 1)) return base;
+  console.error(`facepipe: Invalid configuration: FACEPIPE_METRICS_PORT_BASE must be an integer from 1 to ${65535 - (APPS.length - 1)} (got ${JSON.stringify(raw)})`);
+  process.exit(1);
 }
 
 /** A plain PING over a socket: no client library needed to say "Redis is down". */

@@ -1,19 +1,20 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { AccessGuard } from './access.guard';
 import { AccessRoutes } from './access-routes';
-import { RateLimitGuard, RateLimiter } from './rate-limit';
+import { RateLimitInterceptor, RateLimiter } from './rate-limit';
 
 /**
- * Authorisation: the global AccessGuard (each route's @Access declaration), then the global
- * RateLimitGuard (@RateLimited routes). Global guards run in this order, before any route's own
- * guards and interceptors. The principal itself comes from the API-key middleware.
+ * Authorisation: the global AccessGuard (each route's @Access declaration), which runs before any
+ * route's own guards; then, once every guard has let the request through, the global
+ * RateLimitInterceptor (@RateLimited routes), before any route's own interceptors. The principal
+ * itself comes from the API-key middleware.
  */
 @Module({
   imports: [DiscoveryModule],
   providers: [
     { provide: APP_GUARD, useClass: AccessGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
+    { provide: APP_INTERCEPTOR, useClass: RateLimitInterceptor },
     RateLimiter,
     AccessRoutes,
   ],

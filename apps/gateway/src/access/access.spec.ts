@@ -1,5 +1,7 @@
 import { ConfigError } from '@facepipe/pipeline';
-import { Controller, Get, Module, Param } from '@nestjs/common';
+import { type CanActivate, Controller, type ExecutionContext, Get, Module, Param, UseGuards } from '@nestjs/common';
+import type { Request } from 'express';
+import { ApiError } from '../common/api-error';
 import { loadGatewayConfig, rateLimitOptions } from '../config/gateway-config';
 import { type Json, type TestGateway, sleep, startTestGateway } from '../testing/test-gateway';
 import { AccessRoutes } from './access-routes';
@@ -8,6 +10,14 @@ import { RateLimited, RateLimiter } from './rate-limit';
 
 const ADMIN_KEY = 'admin-key-for-access-spec';
 const admin = { 'x-api-key': ADMIN_KEY };
+
+/** A route guard of the test's own, as CollectionExistsGuard is: 404 for names starting with "gone". */
+class GoneGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    if (context.switchToHttp().getRequest<Request>().params.name.startsWith('gone')) throw new ApiError(404, 'NOT_FOUND', 'gone');
+    return true;
+  }
+}
 
 /** Routes of the tests' own: one that forgot its @Access declaration, one rate-limited sync-like call. */
 @Controller('v1/test-access')
@@ -20,6 +30,7 @@ class TestRoutesController {
   @Get('sync/:name')
   @Access('read', { collection: 'name' })
   @RateLimited()
+  @UseGuards(GoneGuard)
   sync(@Param('name') name: string) {
     return { name };
   }
@@ -93,8 +104,10 @@ describe('fail closed and rate limits (routes of the test)', () => {
     const two = await newKey(gw, ['mine'], ['read']);
     const call = (headers: Record<string, string>, name = 'mine') => gw.fetch(`/v1/test-access/sync/${name}`, { headers });
 
-    // Refused calls (another tenant's collection) take no token: access is checked first.
+    // Refused calls take no token: another tenant's collection (the access guard), nor a 404 of
+    // the route's own guard (as for a collection that does not exist).
     for (let i = 0; i < 5; i++) expect((await call(one, 'theirs')).status).toBe(404);
+    for (let i = 0; i < 5; i++) expect((await call(admin, 'gone')).status).toBe(404);
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await call(one)).status);
     expect(statuses).toEqual([200, 200, 200]); // the burst
@@ -130,11 +143,13 @@ describe('fail closed and rate limits (routes of the test)', () => {
     const read = (extra: Record<string, string>) => rateLimitOptions(loadGatewayConfig({ ...baseEnv, ...extra }));
     expect(read({})).toEqual({ perSecond: 10, burst: 20 });
     expect(read({ FACEPIPE_RATE_LIMIT: '0.5' })).toEqual({ perSecond: 0.5, burst: 1 });
+    expect(read({ FACEPIPE_RATE_LIMIT: '.5' }).perSecond).toBe(0.5);
     expect(read({ FACEPIPE_RATE_LIMIT: '5', FACEPIPE_RATE_LIMIT_BURST: '7' })).toEqual({ perSecond: 5, burst: 7 });
     expect(read({ FACEPIPE_RATE_LIMIT: '0' }).perSecond).toBe(0);
     for (const [variable, value] of [
       ['FACEPIPE_RATE_LIMIT', 'fast'],
       ['FACEPIPE_RATE_LIMIT', '-1'],
+      ['FACEPIPE_RATE_LIMIT', '.'],
       ['FACEPIPE_RATE_LIMIT_BURST', '0'],
       ['FACEPIPE_RATE_LIMIT_BURST', '2.5'],
       ['FACEPIPE_LOG_LEVEL', 'verbose'],

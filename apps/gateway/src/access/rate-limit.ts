@@ -1,7 +1,8 @@
-import { type CanActivate, type ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { Redis } from 'ioredis';
+import type { Observable } from 'rxjs';
 import { ApiError } from '../common/api-error';
 import { InjectConfig, type GatewayConfig, rateLimitOptions } from '../config/gateway-config';
 import { principalOf } from './principal';
@@ -12,7 +13,8 @@ const RATE_LIMITED = 'facepipe:rate-limited';
  * Puts a route under the per-key rate limit (FACEPIPE_RATE_LIMIT requests per second, bursts of
  * FACEPIPE_RATE_LIMIT_BURST): the synchronous calls (search, verify, detect, enrol), which hold a
  * worker while the client waits. One bucket per key across all such routes; 429 RATE_LIMITED with
- * `retry-after` when it is empty. Sits next to @Access(...), which is checked first.
+ * `retry-after` when it is empty. Sits next to @Access(...); every guard (access, the route's own
+ * such as "the collection exists") is checked first, so a refused request takes no token.
  */
 export const RateLimited = (): MethodDecorator => SetMetadata(RATE_LIMITED, true);
 
@@ -74,19 +76,25 @@ export class RateLimiter {
   }
 }
 
-/** Enforces @RateLimited() per issued key, for the admin key as one, and per client IP when no key is configured. */
+/**
+ * Enforces @RateLimited() per issued key, for the admin key as one, and per client IP when no key
+ * is configured. An interceptor, not a guard: Nest runs global guards before a route's own, so a
+ * guard here would charge a token to a request that a route guard then refuses (404 for a
+ * collection or identity that does not exist). Global interceptors run after every guard and
+ * before the route's upload interceptor, so a limited request is refused before its body is read.
+ */
 @Injectable()
-export class RateLimitGuard implements CanActivate {
+export class RateLimitInterceptor implements NestInterceptor {
   constructor(
     private readonly reflector: Reflector,
     private readonly limiter: RateLimiter,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (!this.limiter.enabled || !this.reflector.get<boolean | undefined>(RATE_LIMITED, context.getHandler())) return true;
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    if (!this.limiter.enabled || !this.reflector.get<boolean | undefined>(RATE_LIMITED, context.getHandler())) return next.handle();
     const req = context.switchToHttp().getRequest<Request>();
     const { allowed, retryAfterMs } = await this.limiter.take(bucketOf(req));
-    if (allowed) return true;
+    if (allowed) return next.handle();
     const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
     context.switchToHttp().getResponse<Response>().setHeader('retry-after', String(seconds));
     throw new ApiError(429, 'RATE_LIMITED', `Rate limit of ${this.limiter.perSecond} requests per second exceeded; retry in ${seconds} s`);

@@ -92,7 +92,7 @@ function readRateLimit(env: NodeJS.ProcessEnv, issues: ConfigIssue[]): Pick<Gate
   const out: Pick<GatewayConfig, 'rateLimit' | 'rateLimitBurst'> = {};
   const rate = env.FACEPIPE_RATE_LIMIT?.trim();
   if (rate) {
-    if (/^\d+(\.\d+)?$/.test(rate) && Number.isFinite(Number(rate))) out.rateLimit = Number(rate);
+    if (/^(\d+(\.\d*)?|\.\d+)$/.test(rate) && Number.isFinite(Number(rate))) out.rateLimit = Number(rate);
     else issues.push({ variable: 'FACEPIPE_RATE_LIMIT', message: `must be a number of requests per second, 0 for none, got ${JSON.stringify(env.FACEPIPE_RATE_LIMIT)}` });
   }
   const burst = env.FACEPIPE_RATE_LIMIT_BURST?.trim();
