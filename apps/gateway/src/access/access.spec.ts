@@ -14,7 +14,7 @@ const admin = { 'x-api-key': ADMIN_KEY };
 /** A route guard of the test's own, as CollectionExistsGuard is: 404 for names starting with "gone". */
 class GoneGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
-    if (context.switchToHttp().getRequest<Request>().params.name.startsWith('gone')) throw new ApiError(404, 'NOT_FOUND', 'gone');
+    if (context.switchToHttp().getRequest<Request>().params.name?.toString().startsWith('gone')) throw new ApiError(404, 'NOT_FOUND', 'gone');
     return true;
   }
 }
