@@ -188,18 +188,28 @@ it('lists people, merges, moves, names, reclusters keeping the manual decisions,
   expect(await peopleMap(C)).toEqual(before);
 
   // ── recluster where every face is every face's neighbour: all unknown faces form one cluster,
-  // which adopts the person most of its pinned faces have (the merge); every manual decision stays ──
+  // which adopts the person most of its pinned faces have (P: its pair and the face moved into
+  // it, pinned by the move); every manual decision stays ──
   const all = await recluster(C, { eps: -1, minFaces: 2 });
   expect(all.state).toBe('completed');
   expect(all.changed).toBeGreaterThan(0);
   const after = await peopleMap(C);
-  expect(after.get(P)).toEqual([t1.face.faceId]); // the moved face stayed where it was moved
-  expect(after.get(N)).toEqual([t2.face.faceId]); // the face moved to a person of its own too
-  expect(after.get(S)).toEqual(expect.arrayContaining([s1.face.faceId, s2.face.faceId])); // the merge holds, and took the others
-  expect(after.get(S)).toHaveLength(10 - 2);
+  expect(after.get(P)).toEqual(expect.arrayContaining(before.get(P)!)); // the moved face and the pair it joined, and took the others
+  expect(after.get(P)).toHaveLength(10 - 3);
+  expect(after.get(N)).toEqual([t2.face.faceId]); // the face moved to a person of its own
+  expect(after.get(S)).toEqual([s1.face.faceId, s2.face.faceId].sort()); // the merge holds
   expect([...after.keys()].sort()).toEqual([N, P, S].sort());
   for (const id of namedFaces) for (const faces of after.values()) expect(faces).not.toContain(id); // the identity was not touched
   expect((await api('GET', `/v1/collections/${C}`)).json).toMatchObject({ faces: 12, people: 3 });
+
+  // ── a default recluster undoes the loose one: the faces that had P only from it leave P (no
+  // cluster apart from P's pinned faces keeps P's id), and the people are again what they were ──
+  expect(await recluster(C, {})).toMatchObject({ state: 'completed', faces: 10 });
+  const undone = await peopleMap(C);
+  const groups = (m: Map<string, string[]>) => [...m.values()].map((faces) => faces.join()).sort();
+  expect(groups(undone)).toEqual(groups(before));
+  for (const id of [P, N, S]) expect(undone.get(id)).toEqual(before.get(id));
+  expect((await api('GET', `/v1/collections/${C}`)).json).toMatchObject({ faces: 12, people: before.size });
 
   // ── erase a photo: faces, thumbnails and results go; the shared upload stays until its last photo goes ──
   const oneA = (await api<{ items: { key: string; faces: { faceId: string }[] }[] }>('GET', `/v1/jobs/${jobId}/results`)).json.items.find((i) => i.key === 'one-a.jpg')!;
@@ -362,4 +372,48 @@ it('deleting an identity while a person is named into it, or deleting it twice a
     if (erase.status === 200) expect(erase.json.faces).toBe(faceIds.length);
     await expectEveryFaceReachable();
   }
+});
+
+it('a photo submitted again keeps each face\'s decisions on that face wherever it is listed, and gives none to another picture\'s faces', async () => {
+  const R = 'resubmit';
+  expect((await api('POST', '/v1/collections', { name: R })).status).toBe(201);
+  const send = async (photo: Buffer): Promise<void> => {
+    const form = new FormData();
+    form.append('photos', new Blob([photo]), 'k.jpg');
+    const res = await api<{ jobId: string }>('POST', `/v1/collections/${R}/photos`, form);
+    expect(res.status).toBe(202);
+    await settled(res.json.jobId);
+  };
+  const original = readFileSync(path.join(DEMO, 'sample1.jpg'));
+  const { width } = await sharp(original).metadata();
+  await send(original);
+  const people = await allPeople(R);
+  expect(people.length).toBeGreaterThanOrEqual(3);
+  // Name the person of the leftmost face: in the mirrored copy it is the rightmost, listed elsewhere.
+  const faces = await Promise.all(people.map(async (p) => ({ person: p.personId, face: (await facesOf(R, p.personId))[0] as Face & { box: number[] } })));
+  const leftmost = faces.sort((a, b) => a.face.box[0] - b.face.box[0])[0];
+  const named = await api<{ identityId: string }>('POST', `/v1/collections/${R}/people/${leftmost.person}/name`, { name: 'Leftmost' });
+  expect(named.status).toBe(200);
+  const identityFaces = async () => (await api<{ faces: { faceId: string; box: number[]; pinned: boolean }[] }>('GET', `/v1/collections/${R}/identities/${named.json.identityId}`)).json.faces;
+  const [before] = await identityFaces();
+
+  // The same picture mirrored, under the same key: the named face is now at the right.
+  await send(await sharp(original).flop().jpeg().toBuffer());
+  const mirrored = await identityFaces();
+  expect(mirrored).toHaveLength(1);
+  const centre = (b: number[]) => b[0] + b[2] / 2;
+  expect(Math.abs(centre(mirrored[0].box) - (width! - centre(before.box)))).toBeLessThan(0.05 * width!);
+  expect(mirrored[0].pinned).toBe(true);
+  // Its neighbours are still unknown people, none of them pinned.
+  const unknown = (await Promise.all((await allPeople(R)).map((p) => facesOf(R, p.personId)))).flat();
+  expect(unknown.length).toBeGreaterThanOrEqual(2);
+  expect(unknown.every((f) => !f.pinned)).toBe(true);
+
+  // Another picture under the same key: none of its faces is the named one.
+  await send(readFileSync(path.join(DEMO, 'sample2.jpg')));
+  expect(await identityFaces()).toEqual([]);
+  const now = (await Promise.all((await allPeople(R)).map((p) => facesOf(R, p.personId)))).flat();
+  expect(now.length).toBeGreaterThan(0);
+  expect(now.every((f) => !f.pinned && f.photoKey === 'k.jpg')).toBe(true);
+  expect((await api('GET', `/v1/collections/${R}`)).json).toMatchObject({ photos: 1, faces: now.length });
 });

@@ -104,10 +104,14 @@ describe('assignPersons keeps the manual decisions', () => {
     expect(out).toEqual(['M', 'M', 'M', 'M']);
   });
 
-  it('a face moved into a person does not push that person\'s other faces out', () => {
-    // m was moved (pinned) into Q; n and o, Q's faces from ingest, cluster apart from m: still Q.
-    const points = [p('m', 'Q', true), p('n', 'Q'), p('o', 'Q')];
-    expect(assignPersons(points, labels(-1, 0, 0))).toEqual(['Q', 'Q', 'Q']);
+  it('a cluster that only had the id of pinned faces elsewhere gets a new one: no two clusters become one person', () => {
+    // x and y were merged into X (pinned). A loose recluster put c and d with them, so they had X;
+    // now they cluster apart from x and y. Keeping X would join the two clusters into one person.
+    const points = [p('x', 'X', true), p('y', 'X', true), p('c', 'X'), p('d', 'X')];
+    expect(assignPersons(points, labels(0, 0, 1, 1))).toEqual(['X', 'X', newPersonId('c'), newPersonId('c')]);
+    // Whichever cluster comes first: the same when the unpinned one is bigger.
+    const more = [...points, p('e', 'X')];
+    expect(assignPersons(more, labels(0, 0, 1, 1, 1))).toEqual(['X', 'X', ...Array(3).fill(newPersonId('c'))]);
   });
 
   it('noise faces stay people of their own', () => {

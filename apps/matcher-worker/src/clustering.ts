@@ -73,8 +73,10 @@ export function dbscan(neighbours: Neighbour[][], minFaces: number): Int32Array 
  * - a pinned face keeps its person;
  * - a cluster with pinned faces adopts their person (the most common one; ties: the smallest id);
  * - any other cluster keeps the person most of its faces had, unless a bigger cluster took it
- *   first (a person that split: its larger part keeps the id); otherwise it gets a new id derived
- *   from its smallest face id (deterministic);
+ *   first (a person that split: its larger part keeps the id) or pinned faces hold it (they are
+ *   that person, and this cluster is not with them: it only had the id from an earlier, looser
+ *   recluster, and keeping it would join two clusters into one person); otherwise it gets a new
+ *   id derived from its smallest face id (deterministic);
  * - noise faces are people of their own, under the same rules.
  */
 export function assignPersons(points: ClusterPoint[], labels: Int32Array): string[] {
@@ -87,6 +89,7 @@ export function assignPersons(points: ClusterPoint[], labels: Int32Array): strin
     g.push(i);
   });
   const claimed = new Set<string>();
+  const pinnedPersons = new Set(points.filter((p) => p.pinned && p.personId).map((p) => p.personId!));
   const out = points.map((p) => p.personId ?? '');
   // Biggest groups first: when a person split, its larger part keeps the id.
   const ordered = [...groups.values()].sort((a, b) => b.length - a.length || minId(points, a).localeCompare(minId(points, b)));
@@ -97,7 +100,7 @@ export function assignPersons(points: ClusterPoint[], labels: Int32Array): strin
       person = majority(pinned.map((i) => points[i].personId!));
     } else {
       const candidate = majority(members.map((i) => points[i].personId).filter((p): p is string => !!p));
-      if (candidate && !claimed.has(candidate)) person = candidate;
+      if (candidate && !claimed.has(candidate) && !pinnedPersons.has(candidate)) person = candidate;
     }
     person ??= newPersonId(minId(points, members));
     claimed.add(person);

@@ -4,6 +4,7 @@ import { isLastAttempt, settlePhoto, type JobStore, type Queues } from '@facepip
 import type { Job } from 'bullmq';
 import type { CollectionRegistry } from '@facepipe/pipeline';
 import { type CollectionStats, isUnknownPerson } from './collection-stats';
+import { sameFaces } from './same-faces';
 import type { Serial } from './serial';
 
 /** The default model's embedding length (fr_feature), for match jobs of embedders that do not say. */
@@ -13,7 +14,8 @@ const DEFAULT_DIMENSIONS = 512;
  * match: writes a photo's faces into the index and groups unknown faces into people. A face joins
  * the person of its nearest neighbour (from another photo) at or above the clustering threshold,
  * otherwise it starts a new person whose id derives from the face id — so a retry lands on the
- * same ids. Re-submitting a photo replaces its faces: face ids come from (collection, key, index).
+ * same ids. Re-submitting a photo replaces its faces: face ids come from (collection, key, index),
+ * and each new face keeps the person and the decisions of the face it was before (same-faces.ts).
  */
 export class MatchProcessor {
   constructor(
@@ -70,11 +72,13 @@ export class MatchProcessor {
     if (!this.stats.has(collection)) await this.stats.load(this.index, collection);
 
     const old = (await this.index.scroll(collection, { filter: { photoKey: key }, limit: 10_000 })).items;
-    const oldPayload = new Map(old.map((h) => [h.id, h.payload]));
+    // What was decided about a face stays with that face, wherever the detector lists it now.
+    const earlier = old.length > 0 && vectors.length > 0 ? sameFaces(vectors, await this.index.getVectors(collection, old.map((h) => h.id))) : [];
     const faces: IndexedFace[] = [];
     for (const [i, f] of data.faces.entries()) {
       const id = faceId(collection, key, f.index);
-      const previous = oldPayload.get(id);
+      const was = earlier[i] ?? -1;
+      const previous = was >= 0 ? old[was].payload : undefined;
       const decided = manualDecision(previous);
       const payload: FacePayload = {
         photoKey: key,
@@ -113,7 +117,7 @@ export class MatchProcessor {
 
 /**
  * What a human decided about a face (named it into an identity; merged or moved it: pinned)
- * survives a re-submission of its photo: the face id is the same, so the decision still applies.
+ * survives a re-submission of its photo, carried from the earlier version of the same face.
  */
 function manualDecision(old: FacePayload | undefined): Partial<FacePayload> {
   if (!old) return {};
