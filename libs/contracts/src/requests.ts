@@ -150,3 +150,9 @@ export interface IdentityRecord {
 export function enrollPhotoKey(identityId: string, photo: string): string {
   return `enroll/${identityId}/${photo}`;
 }
+
+/**
+ * Keys of enrolled photos (enrollPhotoKey). Refused to photo submissions: a batch photo under such
+ * a key would replace an identity's enrolled faces without any identity route.
+ */
+export const ENROLL_PHOTO_KEY = /^enroll\/i[0-9a-f]{24}\//;

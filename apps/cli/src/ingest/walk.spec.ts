@@ -36,6 +36,8 @@ describe('isValidKey', () => {
     expect(isValidKey('caf\ufffd.jpg')).toBe(false); // a name that was not UTF-8
     expect(isValidKey('\ud800.jpg')).toBe(false);
     expect(isValidKey('😀.jpg')).toBe(true);
+    expect(isValidKey('enroll/i0123456789abcdef01234567/x.jpg')).toBe(false); // an enrolment's key
+    expect(isValidKey('enroll/2019/x.jpg')).toBe(true);
   });
 });
 

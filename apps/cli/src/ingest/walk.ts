@@ -1,17 +1,17 @@
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ENROLL_PHOTO_KEY, PHOTO_KEY } from '@facepipe/contracts';
 
 /** Photo extensions `facepipe ingest` picks up, compared case-insensitively. */
 export const PHOTO_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png', '.webp', '.avif', '.tif', '.tiff', '.gif']);
 
 /**
- * The gateway's photo keys (PHOTO_KEY): 1–512 characters, no control characters (C0, DEL, C1), and valid
- * Unicode: no lone surrogate and no U+FFFD, which is what a file name that is not UTF-8 becomes.
+ * The keys the gateway takes (PHOTO_KEY: 1–512 characters, no control characters, valid Unicode,
+ * so no U+FFFD, which is what a file name that is not UTF-8 becomes), except enrolments' own.
  */
 export function isValidKey(key: string): boolean {
-  const chars = [...key];
-  return chars.length >= 1 && chars.length <= 512 && chars.every((c) => c >= ' ' && !(c >= '\u007f' && c <= '\u009f') && c !== '\ufffd' && !/^[\ud800-\udfff]$/.test(c));
+  return PHOTO_KEY.test(key) && !ENROLL_PHOTO_KEY.test(key);
 }
 
 export interface Photo {
@@ -69,7 +69,7 @@ export async function walkPhotos(root: string): Promise<WalkResult> {
         continue; // sockets, FIFOs, devices
       }
       if (!isValidKey(key)) {
-        warnings.push(`skipped ${JSON.stringify(key)}: a key must be 1-512 characters of valid UTF-8 without control characters`);
+        warnings.push(`skipped ${JSON.stringify(key)}: a key must be 1-512 characters of valid UTF-8 without control characters, and not enroll/<identity id>/… (enrolments' own)`);
         continue;
       }
       photos.push({ key, file, size });

@@ -172,6 +172,7 @@ describe('bad input to the ingest routes', () => {
     ['a key with a control character', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 'a\nb', path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
     ['a key with a C1 control character (U+009B, a terminal escape)', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 'a\u009b2Jb', path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
     ['an empty key', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: '', path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
+    ['the key of an enrolled photo', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 'enroll/i0123456789abcdef01234567/abc', path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
     ['a 513-character key', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 'k'.repeat(513), path: `${root}/x.jpg` }] })), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],
     ['a key that is a number', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { key: 7, path: `${root}/x.jpg` }] })), 400, 'VALIDATION_FAILED', 'items.1.key'],
     ['a key with a lone surrogate', () => post(gw.base, photos, JSON_TYPE, `{"items":[${json(good())},{"key":"\\ud800","path":"${root}/x.jpg"}]}`), 400, 'INVALID_PHOTO_KEY', 'items.1.key'],

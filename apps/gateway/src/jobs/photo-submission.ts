@@ -1,4 +1,4 @@
-import { MAX_ITEMS_PER_REQUEST, PHOTO_KEY, type PhotoSource } from '@facepipe/contracts';
+import { ENROLL_PHOTO_KEY, MAX_ITEMS_PER_REQUEST, PHOTO_KEY, type PhotoSource } from '@facepipe/contracts';
 import path from 'node:path';
 import { ApiError } from '../common/api-error';
 import { checkPhotoUrl, checkWebhookUrl } from '../common/url-policy';
@@ -105,12 +105,15 @@ function pathSource(raw: string, policy: SourcePolicy, field: string): PhotoSour
   return { kind: 'path', path: checkPath(raw, policy.pathRoots, field) };
 }
 
-/** Keys must match PHOTO_KEY and be unique within the request. */
+/** Keys must match PHOTO_KEY, not be an enrolment's, and be unique within the request. */
 function checkKeys(keys: string[], fieldOf: (i: number) => string): void {
   const seen = new Map<string, number>();
   keys.forEach((key, i) => {
     if (!PHOTO_KEY.test(key)) {
       throw ApiError.badRequest('INVALID_PHOTO_KEY', `${fieldOf(i)}: a photo key is 1–512 characters of valid UTF-8 without control characters`, fieldOf(i));
+    }
+    if (ENROLL_PHOTO_KEY.test(key)) {
+      throw ApiError.badRequest('INVALID_PHOTO_KEY', `${fieldOf(i)}: keys enroll/<identity id>/… are those of enrolled photos; enrol with POST /v1/collections/{name}/identities/{id}/faces`, fieldOf(i));
     }
     const first = seen.get(key);
     if (first !== undefined) {
