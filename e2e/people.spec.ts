@@ -417,3 +417,44 @@ it('a photo submitted again keeps each face\'s decisions on that face wherever i
   expect(now.every((f) => !f.pinned && f.photoKey === 'k.jpg')).toBe(true);
   expect((await api('GET', `/v1/collections/${R}`)).json).toMatchObject({ photos: 1, faces: now.length });
 });
+
+it('erasing an identity takes its faces out of the job results, and a photo left without faces is still a photo', async () => {
+  const E = 'erase-identity';
+  expect((await api('POST', '/v1/collections', { name: E })).status).toBe(201);
+  type Results = { items: { key: string; faces: { faceId: string; box: number[]; personId: string }[] }[] };
+  const group = await upload(E, [['sample1.jpg', 'group.jpg']]);
+  await settled(group);
+  const [groupResult] = (await api<Results>('GET', `/v1/jobs/${group}/results`)).json.items;
+  expect(groupResult.faces.length).toBeGreaterThanOrEqual(3);
+  // One face of the group photo, cut out as a photo of its own: the two form one person.
+  const face = groupResult.faces[0];
+  const [x, y, w, h] = face.box;
+  const original = readFileSync(path.join(DEMO, 'sample1.jpg'));
+  const { width, height } = await sharp(original).metadata();
+  const left = Math.max(0, Math.round(x - 0.4 * w)), top = Math.max(0, Math.round(y - 0.4 * h));
+  const crop = await sharp(original)
+    .extract({ left, top, width: Math.min(width!, Math.round(x + 1.4 * w)) - left, height: Math.min(height!, Math.round(y + 1.4 * h)) - top })
+    .jpeg()
+    .toBuffer();
+  const form = new FormData();
+  form.append('photos', new Blob([crop]), 'alone.jpg');
+  const alone = (await api<{ jobId: string }>('POST', `/v1/collections/${E}/photos`, form)).json.jobId;
+  await settled(alone);
+  const [aloneResult] = (await api<Results>('GET', `/v1/jobs/${alone}/results`)).json.items;
+  expect(aloneResult.faces).toHaveLength(1);
+  expect(aloneResult.faces[0].personId).toBe(face.personId);
+
+  const named = await api<{ identityId: string; faces: number }>('POST', `/v1/collections/${E}/people/${face.personId}/name`, { name: 'Erased' });
+  expect(named.json.faces).toBe(2);
+  const faces = groupResult.faces.length + 1;
+  expect((await api('GET', `/v1/collections/${E}`)).json).toMatchObject({ photos: 2, faces });
+  expect((await api('DELETE', `/v1/collections/${E}/identities/${named.json.identityId}?erase=true`)).json).toMatchObject({ erased: true, faces: 2 });
+
+  const groupAfter = (await api<Results>('GET', `/v1/jobs/${group}/results`)).json.items[0];
+  expect(groupAfter.faces.map((f) => f.faceId)).toEqual(groupResult.faces.slice(1).map((f) => f.faceId));
+  expect((await api<Results>('GET', `/v1/jobs/${alone}/results`)).json.items[0]).toMatchObject({ key: 'alone.jpg', status: 'done', faces: [] });
+  // alone.jpg has no face left but is still a photo of the collection, until it is erased.
+  expect((await api('GET', `/v1/collections/${E}`)).json).toMatchObject({ photos: 2, faces: faces - 2 });
+  expect((await api('DELETE', `/v1/collections/${E}/photos/alone.jpg`)).json).toEqual({ collection: E, key: 'alone.jpg', faces: 0 });
+  expect((await api('GET', `/v1/collections/${E}`)).json).toMatchObject({ photos: 1, faces: faces - 2 });
+});

@@ -5,6 +5,10 @@ import type { Redis } from 'ioredis';
  * Photos, faces and people per collection. The matcher owns the index, so it keeps these counts
  * in memory (rebuilt from the index at start) and publishes absolute values to Redis, where the
  * gateway reads them; absolute writes make a retried photo harmless.
+ *
+ * A photo without faces (none found, or all of them erased with an identity) is still a photo of
+ * the collection until it is erased, but the index holds nothing of it: such keys are kept in a
+ * Redis set beside the counts, so that a restarted matcher counts them too.
  */
 export class CollectionStats {
   private readonly photos = new Map<string, Map<string, number>>(); // collection → photoKey → faces
@@ -29,6 +33,7 @@ export class CollectionStats {
       }
       cursor = page.next;
     } while (cursor);
+    for (const key of await this.redis.smembers(this.facelessKey(collection))) if (!photos.has(key)) photos.set(key, 0);
     this.photos.set(collection, photos);
     this.people.set(collection, people);
   }
@@ -42,7 +47,9 @@ export class CollectionStats {
     const photos = this.photos.get(collection)!, people = this.people.get(collection)!;
     for (const p of oldPersons) inc(people, p, -1);
     for (const p of newPersons) inc(people, p, 1);
+    const was = photos.get(photoKey);
     photos.set(photoKey, faces);
+    if ((was === 0) !== (faces === 0)) await this.markFaceless(collection, [photoKey]);
     await this.publish(collection);
   }
 
@@ -58,20 +65,25 @@ export class CollectionStats {
   async applyChanges(collection: string, before: FacePayload[], after: FacePayload[]): Promise<void> {
     const photos = this.photos.get(collection), people = this.people.get(collection);
     if (!photos || !people) return; // not loaded: the next load reads the index as it is
+    // A photo stays counted at 0 faces: only erasing the photo (removePhoto) removes it.
+    const was = new Map<string, number | undefined>();
+    for (const p of [...after, ...before]) if (!was.has(p.photoKey)) was.set(p.photoKey, photos.get(p.photoKey));
     for (const p of after) {
-      inc(photos, p.photoKey, 1);
+      photos.set(p.photoKey, (photos.get(p.photoKey) ?? 0) + 1);
       if (isUnknownPerson(p)) inc(people, p.personId!, 1);
     }
     for (const p of before) {
-      inc(photos, p.photoKey, -1);
+      photos.set(p.photoKey, Math.max(0, (photos.get(p.photoKey) ?? 0) - 1));
       if (isUnknownPerson(p)) inc(people, p.personId!, -1);
     }
+    await this.markFaceless(collection, [...was].filter(([k, n]) => (n === 0) !== (photos.get(k) === 0)).map(([k]) => k));
     await this.publish(collection);
   }
 
   /** The photo is gone (erased), with or without faces. */
   async removePhoto(collection: string, photoKey: string): Promise<boolean> {
     const removed = this.photos.get(collection)?.delete(photoKey) ?? false;
+    await this.redis.srem(this.facelessKey(collection), photoKey);
     if (this.photos.has(collection)) await this.publish(collection);
     return removed;
   }
@@ -86,7 +98,22 @@ export class CollectionStats {
     this.photos.delete(collection);
     this.people.delete(collection);
     this.onFaces?.(collection, 0);
-    await this.redis.del(`${this.prefix}:collection:${collection}:stats`);
+    await this.redis.del(`${this.prefix}:collection:${collection}:stats`, this.facelessKey(collection));
+  }
+
+  private facelessKey(collection: string): string {
+    return `${this.prefix}:collection:${collection}:faceless`;
+  }
+
+  /** Brings the faceless set in line with the counts of `keys` (those that became or ceased to be faceless). */
+  private async markFaceless(collection: string, keys: string[]): Promise<void> {
+    const photos = this.photos.get(collection)!;
+    const empty = keys.filter((k) => photos.get(k) === 0), some = keys.filter((k) => (photos.get(k) ?? 0) > 0);
+    if (empty.length === 0 && some.length === 0) return;
+    const tx = this.redis.multi();
+    if (empty.length > 0) tx.sadd(this.facelessKey(collection), ...empty);
+    if (some.length > 0) tx.srem(this.facelessKey(collection), ...some);
+    await tx.exec();
   }
 
   private async publish(collection: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { COLLECTION_NAME, ERASABLE_PHOTO_KEY, QUEUES, collectionsKey, photoJobId, reclusterCurrentKey, reclusterStatusKey } from '@facepipe/contracts';
+import { COLLECTION_NAME, ERASABLE_PHOTO_KEY, type PhotoResult, QUEUES, collectionsKey, photoJobId, reclusterCurrentKey, reclusterStatusKey } from '@facepipe/contracts';
 import { BlobRefs, BlobStore, JobStore, Queues, ThumbnailStore, settlePhoto } from '@facepipe/pipeline';
 import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
@@ -11,6 +11,14 @@ import { IndexOpsClient } from '../index-ops/index-ops.client';
 
 /** Dropping a big collection's index takes a while; the caller waits for it. */
 const DROP_TIMEOUT_MS = 300_000;
+/** Photo results read per round trip while taking erased faces out of them. */
+const RESULTS_CHUNK = 500;
+/** HSET of fields that still exist: a job's results that expired meanwhile are not made again (without a TTL). */
+const SET_EXISTING_FIELDS = `
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 0`;
 const DETECT_WAITING_STATES = new Set(['waiting', 'wait', 'prioritized', 'delayed', 'paused', 'waiting-children']);
 
 /**
@@ -59,7 +67,35 @@ export class EraseService {
     const erased = await this.indexOps.call(collection, { type: 'deleteFaces', filter });
     // `knownFaceIds`: faces the caller knew of that an earlier, interrupted erase took from the index.
     await this.thumbnails.delete([...new Set([...erased.faceIds, ...knownFaceIds])]);
+    await this.dropFromResults(erased);
     return erased;
+  }
+
+  /**
+   * Takes erased faces out of the per-photo results of the jobs that indexed them (an identity's
+   * faces are some of their photos' faces: each photo keeps its entry, with the others). A result
+   * is written once, when its photo settles, so nothing else rewrites these entries meanwhile.
+   * Only the job that last indexed each face is known; an earlier job's results of the same photo
+   * keep the faces it found then.
+   */
+  private async dropFromResults(erased: { faceIds: string[]; photoKeys: string[]; jobIds: string[] }): Promise<void> {
+    if (erased.faceIds.length === 0) return;
+    const gone = new Set(erased.faceIds);
+    for (const jobId of erased.jobIds) {
+      const results = this.jobs.keys(jobId).results;
+      for (let i = 0; i < erased.photoKeys.length; i += RESULTS_CHUNK) {
+        const keys = erased.photoKeys.slice(i, i + RESULTS_CHUNK);
+        const entries = await this.redis.hmget(results, ...keys);
+        const changed: Record<string, string> = {};
+        entries.forEach((raw, j) => {
+          if (raw === null) return;
+          const entry = JSON.parse(raw) as PhotoResult;
+          const faces = entry.faces.filter((f) => !gone.has(f.faceId));
+          if (faces.length !== entry.faces.length) changed[keys[j]] = JSON.stringify({ ...entry, faces });
+        });
+        if (Object.keys(changed).length > 0) await this.redis.eval(SET_EXISTING_FIELDS, 1, results, ...Object.entries(changed).flat());
+      }
+    }
   }
 
   /** DELETE /v1/collections/{c} */
