@@ -458,3 +458,23 @@ it('erasing an identity takes its faces out of the job results, and a photo left
   expect((await api('DELETE', `/v1/collections/${E}/photos/alone.jpg`)).json).toEqual({ collection: E, key: 'alone.jpg', faces: 0 });
   expect((await api('GET', `/v1/collections/${E}`)).json).toMatchObject({ photos: 1, faces: faces - 2 });
 });
+
+it('a recluster asked for again while it waits is the same job; with other settings it is 409, not silently dropped', async () => {
+  const R = 'recluster-busy';
+  expect((await api('POST', '/v1/collections', { name: R })).status).toBe(201);
+  const index = new Queue('index', { connection: redis, prefix: service.prefix });
+  await index.pause(); // the matcher takes nothing: the first recluster stays queued
+  try {
+    const first = await api<{ jobId: string }>('POST', `/v1/collections/${R}/recluster`, { eps: 0.4 });
+    expect(first.status).toBe(202);
+    expect((await api('POST', `/v1/collections/${R}/recluster`, { eps: 0.4, minFaces: 2 })).json).toEqual({ jobId: first.json.jobId });
+    const other = await api('POST', `/v1/collections/${R}/recluster`, { eps: 0.6 });
+    expect(other.status).toBe(409);
+    expect(other.json.error.code).toBe('RECLUSTER_IN_PROGRESS');
+    expect(other.json.error.message).toContain(first.json.jobId);
+  } finally {
+    await index.resume();
+    await index.close();
+  }
+  expect(await recluster(R, { eps: 0.6 })).toMatchObject({ state: 'completed', faces: 0 });
+});

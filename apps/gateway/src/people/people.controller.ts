@@ -132,13 +132,14 @@ export class PeopleController {
     summary: 'Re-cluster the unknown faces of a collection (background job)',
     description:
       'DBSCAN over the unknown faces: faces within `eps` cosine similarity are neighbours; a face with at least `minFaces - 1` neighbours is a core face. ' +
-      'Merges, moves and named people survive it. Answers at once with a job id to poll; while one runs, asking again answers that one.',
+      'Merges, moves and named people survive it. Answers at once with a job id to poll; while one runs, asking again with the same settings answers that one, and with others is 409 RECLUSTER_IN_PROGRESS.',
   })
   @ApiParam(COLLECTION_PARAM)
   @ApiBody({ required: false, schema: openApiSchema(reclusterSchema, 'input') })
   @ApiResponse({ status: 202, schema: openApiSchema(reclusterAcceptedSchema) })
   @ApiResponse({ status: 400, description: 'VALIDATION_FAILED', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 404, description: 'COLLECTION_NOT_FOUND', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 409, description: 'RECLUSTER_IN_PROGRESS: one with other settings is still running', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 415, description: 'UNSUPPORTED_MEDIA_TYPE: a body that is not JSON', schema: ERROR_SCHEMA })
   async recluster(@Param('name') name: string, @Body() body: unknown): Promise<{ jobId: string }> {
     // No body at all reads as {}; a JSON body must be an object (an array or a string is 400).

@@ -86,9 +86,14 @@ export class PeopleService {
     await this.collections.assertExists(collection);
     const currentKey = reclusterCurrentKey(this.config.prefix, collection);
     const current = await this.redis.get(currentKey);
+    const eps = body.eps ?? this.config.clusterThreshold;
     if (current) {
       const status = await this.readStatus(current);
-      if (status && (status.state === 'queued' || status.state === 'running')) return { jobId: current, started: false };
+      if (status && (status.state === 'queued' || status.state === 'running')) {
+        // The same request again is that job; other settings would be silently dropped.
+        if (status.minFaces === body.minFaces && status.eps === eps) return { jobId: current, started: false };
+        throw new ApiError(409, 'RECLUSTER_IN_PROGRESS', `Recluster ${current} (minFaces ${status.minFaces}, eps ${status.eps}) is still ${status.state} on "${collection}"; ask again once it has finished`);
+      }
     }
     const jobId = `r${randomBytes(12).toString('hex')}`;
     const status: ReclusterStatus = {
@@ -96,7 +101,7 @@ export class PeopleService {
       collection,
       state: 'queued',
       minFaces: body.minFaces,
-      eps: body.eps ?? this.config.clusterThreshold,
+      eps,
       createdAt: new Date().toISOString(),
     };
     await this.redis
