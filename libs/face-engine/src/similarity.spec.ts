@@ -16,6 +16,13 @@ describe('cosineSimilarity', () => {
     expect(cosineSimilarity([1, 2, 3], [2, 4, 6])).toBeCloseTo(1, 12);
   });
 
+  it('never leaves [−1, 1] by rounding (a vector compared with itself)', () => {
+    const v = [0.1071735086120853, 0.7192277416418125, 0.6656949562500052, 0.48729579839494575, 0.28436215134212617, 0.5113345042670163];
+    expect(dot(v, v) / (Math.sqrt(dot(v, v)) * Math.sqrt(dot(v, v)))).toBeGreaterThan(1); // unclamped, it rounds above 1
+    expect(cosineSimilarity(v, v)).toBe(1);
+    expect(cosineSimilarity(v, v.map((x) => -x))).toBe(-1);
+  });
+
   it('is 0 for orthogonal vectors', () => {
     expect(cosineSimilarity([1, 0], [0, 3])).toBe(0);
     expect(cosineSimilarity([1, 1, 0], [1, -1, 5])).toBe(0);

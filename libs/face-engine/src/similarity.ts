@@ -22,5 +22,6 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const na = Math.sqrt(dot(a, a)), nb = Math.sqrt(dot(b, b));
   if (na === 0 || nb === 0) return 0;
-  return dot(a, b) / (na * nb);
+  // Rounding can take a face compared with itself to 1.0000000000000002.
+  return Math.min(1, Math.max(-1, dot(a, b) / (na * nb)));
 }

@@ -29,6 +29,14 @@ export class ContentTypeGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<Request>();
     if (!hasBody(req) && this.reflector.getAllAndOverride<boolean | undefined>(BODY_OPTIONAL, [context.getHandler(), context.getClass()])) return true;
     const contentType = req.headers['content-type'];
+    // req.is() is null when the request has no body at all (no Content-Length, not chunked),
+    // whatever its Content-Type. JSON then reads as {}, as an empty body does, so the route says
+    // which fields are missing; a multipart form without a body has nothing to say.
+    const declared = contentType?.split(';')[0].trim().toLowerCase();
+    if (declared && types.includes(declared) && req.is(types) === null) {
+      if (declared === 'application/json') return true;
+      throw ApiError.badRequest('INVALID_MULTIPART', 'The request has no body: send the multipart form');
+    }
     if (contentType && req.is(types)) {
       // JSON bodies are decoded by the body parser (gzip, deflate, br; others are 415 there). A
       // multipart body is streamed to disk as it comes, undecoded: any encoding would be read as

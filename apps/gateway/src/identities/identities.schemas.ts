@@ -23,8 +23,23 @@ function nestsWithin(value: unknown, max: number): boolean {
   return true;
 }
 
-const name = z.string().trim().min(1).max(200);
-const externalId = z.string().min(1).max(256).describe("the caller's own id for this person (an employee number…), unique in the collection");
+/**
+ * Names and external ids: no control characters (C0, DEL, C1: they corrupt logs and terminals) and
+ * valid Unicode. Redis keeps strings as UTF-8, where every lone surrogate becomes U+FFFD: two
+ * different external ids would collide, and the stored one could not be looked up again.
+ */
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const PLAIN_TEXT = /^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]*$/u;
+const PLAIN_TEXT_MESSAGE = 'must be valid Unicode without control characters';
+/** An identity's name (here and when a person is named). */
+export const identityName = z.string().trim().min(1).max(200).regex(PLAIN_TEXT, PLAIN_TEXT_MESSAGE);
+const name = identityName;
+const externalId = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(PLAIN_TEXT, PLAIN_TEXT_MESSAGE)
+  .describe("the caller's own id for this person (an employee number…), unique in the collection");
 // Not z.record: it refuses an object with a "constructor" member and drops a "__proto__" one
 // (it rebuilds the object by assignment). The parsed JSON object is kept as it came.
 const metadata = z

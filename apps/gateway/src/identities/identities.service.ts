@@ -44,11 +44,11 @@ export class IdentitiesService {
 
   async list(collection: string, query: { cursor?: string; limit: number; externalId?: string }): Promise<IdentityPage> {
     await this.collections.assertExists(collection);
+    if (query.cursor !== undefined && !IDENTITY_ID.test(query.cursor)) throw ApiError.badRequest('INVALID_CURSOR', 'cursor is not one this API gave', 'cursor');
     if (query.externalId !== undefined) {
       const record = await this.repo.byExternalId(collection, query.externalId);
       return { items: record ? [record] : [] };
     }
-    if (query.cursor !== undefined && !IDENTITY_ID.test(query.cursor)) throw ApiError.badRequest('INVALID_CURSOR', 'cursor is not one this API gave', 'cursor');
     return this.repo.page(collection, query.cursor, query.limit);
   }
 

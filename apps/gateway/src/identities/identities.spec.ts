@@ -83,6 +83,10 @@ describe('identities and synchronous calls (gateway)', () => {
       ['an empty name', { name: '' }, 'name'],
       ['a name over 200 characters', { name: 'x'.repeat(201) }, 'name'],
       ['a numeric externalId', { name: 'Ok', externalId: 7 }, 'externalId'],
+      // Stored as UTF-8, every lone surrogate would become U+FFFD: distinct ids would collide.
+      ['an externalId with a lone surrogate', { name: 'Ok', externalId: 'emp-\ud800' }, 'externalId'],
+      ['a name with a control character', { name: 'Ada\u0000' }, 'name'],
+      ['a name with a C1 control character', { name: 'Ada\u009b2J' }, 'name'],
       ['metadata that is not an object', { name: 'Ok', metadata: [1] }, 'metadata'],
       ['metadata over 16 KiB', { name: 'Ok', metadata: { big: 'x'.repeat(17_000) } }, 'metadata'],
       ['metadata nested 33 levels', { name: 'Ok', metadata: nested(33) }, 'metadata'],
@@ -116,6 +120,13 @@ describe('identities and synchronous calls (gateway)', () => {
       expect(res.status).toBe(201);
       const listed = (await gw.fetch('/v1/collections/people/identities?limit=100')).body.items.find((i: { id: string }) => i.id === res.body.id);
       for (const body of [res.body, listed]) expect(JSON.stringify(body.metadata)).toBe('{"constructor":1,"__proto__":{"b":2},"toString":"x","a":{"__proto__":[3]}}');
+    });
+
+    it('refuses a cursor it did not give, with or without externalId', async () => {
+      for (const query of ['cursor=garbage', 'externalId=emp-1&cursor=garbage']) {
+        const res = await gw.fetch(`/v1/collections/people/identities?${query}`);
+        expect([res.status, res.body.error.code]).toEqual([400, 'INVALID_CURSOR']);
+      }
     });
 
     it('answers 404 for an unknown identity or collection', async () => {
@@ -164,8 +175,11 @@ describe('identities and synchronous calls (gateway)', () => {
       gw.fetch('/v1/collections/people/recluster', { method: 'POST', ...init });
 
     it('takes no body, or a JSON object', async () => {
-      expect((await recluster({})).status).toBe(202);
-      expect((await recluster({ headers: { 'content-type': 'application/json' }, body: '{"minFaces":3}' })).status).toBe(202);
+      // No matcher runs here: the first one stays queued, and the same request again is that job.
+      const first = await recluster({});
+      expect(first.status).toBe(202);
+      const again = await recluster({ headers: { 'content-type': 'application/json' }, body: '{"minFaces":2}' });
+      expect([again.status, again.body.jobId]).toEqual([202, first.body.jobId]);
     });
 
     it.each([

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identityName } from '../identities/identities.schemas';
 
 export { facePageSchema, peoplePageSchema, reclusterStatusSchema } from '@facepipe/contracts';
 
@@ -13,7 +14,7 @@ export const pageQuerySchema = z
 
 /** POST …/people/{id}/name: a new identity named `name`, or the existing `identityId`. */
 export const namePersonSchema = z
-  .object({ name: z.string().trim().min(1).max(200).optional(), identityId: id.optional() })
+  .object({ name: identityName.optional(), identityId: id.optional() })
   .strict()
   .refine((b) => (b.name === undefined) !== (b.identityId === undefined), 'give either name or identityId');
 export const namePersonResponseSchema = z.object({ identityId: z.string(), name: z.string().optional(), faces: z.number().int() });
