@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { PipelineError } from './pipeline-error';
 
 const BLOB_ID = /^[a-f0-9]{64}$/;
@@ -17,7 +18,9 @@ export class BlobStore {
   /**
    * Stores bytes and returns their id. Data goes to a temp file, is fsynced and renamed into place,
    * so a reader never sees half a blob, even after a crash. Past `maxBytes` the write is abandoned
-   * and its temp file removed (a stream source is destroyed: the rest is never read).
+   * and its temp file removed. A stream source is left as it is, neither read further nor
+   * destroyed: destroying a multipart file stream breaks the parser of its whole request (a bare
+   * 500, or a request that hangs when more parts follow), so the caller drains or destroys it.
    *
    * `private: true` stores the bytes under a random id instead of their hash: a blob nobody else
    * can share, which its owner may delete as soon as it is done with it (the photos of synchronous
@@ -40,13 +43,12 @@ export class BlobStore {
     let renamed = false;
     try {
       try {
-        const chunks: AsyncIterable<Buffer | string> | Buffer[] = Buffer.isBuffer(data) ? [data] : (data as AsyncIterable<Buffer | string>);
+        const chunks: AsyncIterable<Buffer | string> | Buffer[] = Buffer.isBuffer(data) ? [data] : sourceOf(data);
         let writeError: unknown;
         for await (const chunk of chunks) {
           const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
           size += buf.length;
-          // Breaking out of the loop destroys a stream source, so an oversized upload stops here.
-          if (size > maxBytes) throw tooLarge(maxBytes);
+          if (size > maxBytes) throw tooLarge(maxBytes); // leaves the loop, not the stream (sourceOf)
           // A failed write (a full disk) does not break out: a destroyed upload stream fails its
           // request with an AbortError that hides the cause. The rest (at most maxBytes) is drained.
           if (writeError) continue;
@@ -126,6 +128,11 @@ export class BlobStore {
     if (!BLOB_ID.test(blobId)) throw notFound(blobId);
     return path.join(this.dir, blobId.slice(0, 2), blobId);
   }
+}
+
+/** The chunks of a stream, read so that leaving the loop early does not destroy the stream. */
+function sourceOf(stream: NodeJS.ReadableStream): AsyncIterable<Buffer | string> {
+  return stream instanceof Readable ? stream.iterator({ destroyOnReturn: false }) : (stream as AsyncIterable<Buffer | string>);
 }
 
 function tooLarge(maxBytes: number): PipelineError {
