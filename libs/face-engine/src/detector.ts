@@ -52,7 +52,12 @@ export class FaceDetector {
     const tiles = planTiles(image.width, image.height, netW, netH, this.spec.tiling);
     const all: Detection[] = [];
     for (const tile of tiles) all.push(...(await this.detectTile(image, tile)));
-    return suppressContained(nms(all, this.spec.nmsIou), CONTAINED);
+    // The finest level keeps whatever the network reports, and in a photo seen at its full size
+    // that includes texture (a patterned tie) as "faces" of 8–12 px. Below half the smallest face
+    // asked for (`minFaceSize`: the margin is for box conventions) nothing is a face worth having:
+    // its 112 px crop would be a blur.
+    const smallest = this.spec.tiling.minFaceSize / 2;
+    return suppressContained(nms(all.filter((d) => d.box.y2 - d.box.y1 >= smallest), this.spec.nmsIou), CONTAINED);
   }
 
   private async detectPadded(image: RgbImage): Promise<Detection[]> {
@@ -93,7 +98,7 @@ export class FaceDetector {
       const [x1, y1] = map([d.box.x1, d.box.y1]);
       const [x2, y2] = map([d.box.x2, d.box.y2]);
       kept.push({
-        box: { x1, y1, x2: Math.min(x2, image.width), y2: Math.min(y2, image.height) },
+        box: { x1: Math.max(0, x1), y1: Math.max(0, y1), x2: Math.min(x2, image.width), y2: Math.min(y2, image.height) },
         score: d.score,
         ...(d.landmarks ? { landmarks: d.landmarks.map(map) as Detection['landmarks'] } : {}),
       });

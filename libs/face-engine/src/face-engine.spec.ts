@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { FaceEngine, defaultManifest, largestFace, type Face } from './face-engine';
+import { FaceEngine, chosenManifest, defaultManifest, largestFace, type Face } from './face-engine';
 import { FaceDetector } from './detector';
 import { FaceEmbedder } from './embedder';
 import { cosineSimilarity } from './similarity';
@@ -60,6 +60,29 @@ describe('detection on the demo group photos', () => {
     } finally {
       await single.release();
     }
+  });
+
+  it('drops what is under half the smallest face asked for (texture seen at full size), keeps what is above', async () => {
+    // sample1's first face with 30% around it, shrunk until the face is `height` px, on a grey page.
+    const tiny = async (height: number) => {
+      const [x, y, w, h] = [823, 423, 216, 230];
+      const around = await sharp(demo(1)).extract({ left: Math.round(x - 0.3 * w), top: Math.round(y - 0.3 * h), width: Math.round(1.6 * w), height: Math.round(1.6 * h) })
+        .resize(Math.round((1.6 * w * height) / h)).toBuffer();
+      return sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+        .composite([{ input: around, left: 300, top: 200 }]).jpeg({ quality: 95 }).toBuffer();
+    };
+    const small = await tiny(14); // the detector finds it, at about 13 px
+    expect((await engine.analyze(small)).faces).toEqual([]); // default smallest face 32: nothing under 16 px
+    const closer = await FaceEngine.create({ manifest: chosenManifest({ minFaceSize: 16 }), intraOpThreads: 2 });
+    try {
+      const [face, ...others] = (await closer.analyze(small)).faces;
+      expect(others).toEqual([]);
+      expect(face.box.y2 - face.box.y1).toBeLessThan(16);
+    } finally {
+      await closer.release();
+    }
+    const [kept] = (await engine.analyze(await tiny(20))).faces;
+    expect(kept.box.y2 - kept.box.y1).toBeGreaterThanOrEqual(16);
   });
 
   it('reports coordinates after EXIF orientation', async () => {
