@@ -154,6 +154,17 @@ describe('decodeImage: refusals', () => {
     expect(err.message).toMatch(/could not be decoded/);
   });
 
+  it('decodes a JPEG whose only defect is its missing end marker (FF D9), with every pixel', async () => {
+    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+      .jpeg()
+      .toBuffer();
+    expect(jpeg.subarray(-2)).toEqual(Buffer.from([0xff, 0xd9]));
+    const whole = await decodeImage(jpeg);
+    const noEnd = await decodeImage(jpeg.subarray(0, -2));
+    expect({ width: noEnd.width, height: noEnd.height }).toEqual({ width: 64, height: 48 });
+    expect(Buffer.from(noEnd.data).equals(Buffer.from(whole.data))).toBe(true);
+  });
+
   it('refuses a photo cut inside its header, or with a corrupt header, with IMAGE_DECODE_FAILED (not UNSUPPORTED_IMAGE_FORMAT)', async () => {
     const base = ramp(64, 48);
     const encoded = {

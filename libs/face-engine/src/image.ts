@@ -72,6 +72,10 @@ export async function decodeImage(input: Buffer, options: DecodeOptions = {}): P
   if (meta.format === 'jpeg') {
     const scans = jpegScans(input, MAX_JPEG_SCANS + 1);
     if (scans > MAX_JPEG_SCANS) throw new FaceEngineError('IMAGE_DECODE_FAILED', `the JPEG has over ${MAX_JPEG_SCANS} scans (a photo has about ten): not decoded`);
+    // Many cameras and copy tools leave off the final end-of-image marker, with every pixel there.
+    // libjpeg warns "premature end of JPEG image" and failOn would refuse the photo: give it the
+    // marker. A file cut short inside its image data still fails ("premature end of data segment").
+    if (!endsWith(input, EOI)) input = Buffer.concat([input, EOI]);
   }
 
   try {
@@ -100,6 +104,11 @@ function jpegScans(b: Buffer, stop: number): number {
   return n;
 }
 const SOS = Buffer.from([0xff, 0xda]);
+const EOI = Buffer.from([0xff, 0xd9]);
+
+function endsWith(b: Buffer, tail: Buffer): boolean {
+  return b.length >= tail.length && b.subarray(b.length - tail.length).equals(tail);
+}
 
 /** ISO-BMFF brands of AVIF and HEIF stills (`ftyp` box); video brands (mp4, mov) are not photos. */
 const PHOTO_BRANDS = new Set(['avif', 'avis', 'heic', 'heix', 'heim', 'heis', 'mif1', 'msf1']);
