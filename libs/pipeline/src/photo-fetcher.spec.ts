@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { isPublicAddress, safeLookup, type Resolver } from './address-policy';
 import { BlobStore } from './blob-store';
 import { PhotoFetcher, type PhotoFetcherOptions } from './photo-fetcher';
@@ -212,6 +213,15 @@ describe('PhotoFetcher', () => {
             };
             return pump();
           }
+          case '/gzip':
+            res.writeHead(200, { 'content-encoding': 'gzip' });
+            return res.end(zlib.gzipSync('remote photo'));
+          case '/gzip-bomb': // 300 bytes on the wire, 1 MB decoded
+            res.writeHead(200, { 'content-encoding': 'gzip' });
+            return res.end(zlib.gzipSync(Buffer.alloc(1_000_000)));
+          case '/zstd':
+            res.writeHead(200, { 'content-encoding': 'zstd' });
+            return res.end('whatever');
           case '/stall':
             res.writeHead(200);
             return res.write('partial'); // and never ends
@@ -299,6 +309,12 @@ describe('PhotoFetcher', () => {
     it('enforces the size limit from content-length and while streaming', async () => {
       expect(await codeOf(open().fetch({ kind: 'url', url: url('/big-declared') }))).toBe('PHOTO_TOO_LARGE');
       expect(await codeOf(open().fetch({ kind: 'url', url: url('/big-chunked') }))).toBe('PHOTO_TOO_LARGE');
+    });
+
+    it('decodes a photo served with a content-encoding, counting the decoded bytes against the limit', async () => {
+      expect((await open().fetch({ kind: 'url', url: url('/gzip') })).toString()).toBe('remote photo');
+      expect(await codeOf(open().fetch({ kind: 'url', url: url('/gzip-bomb') }))).toBe('PHOTO_TOO_LARGE');
+      await expect(open().fetch({ kind: 'url', url: url('/zstd') })).rejects.toMatchObject({ code: 'URL_FETCH_FAILED', message: expect.stringContaining('"zstd"') });
     });
 
     it('fails with URL_FETCH_FAILED on non-2xx answers and unreachable hosts', async () => {

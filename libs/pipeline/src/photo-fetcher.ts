@@ -4,6 +4,8 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import net, { type LookupFunction } from 'node:net';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import { isPublicAddress, safeLookup, type Resolver } from './address-policy';
 import type { BlobStore } from './blob-store';
 import { PipelineError, errorMessage } from './pipeline-error';
@@ -159,14 +161,20 @@ export class PhotoFetcher {
         }
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > max) return fail(tooLarge(max));
+        const encoding = (res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+        const decoder = DECODERS[encoding];
+        if (decoder === undefined) return fail(new PipelineError('URL_FETCH_FAILED', `${url.host} sent the photo with content-encoding "${encoding}", which cannot be decoded`));
+        // Object stores serve files uploaded compressed with their Content-Encoding, asked or not.
+        // The limit counts the decoded bytes: a small gzip can hold a huge body.
+        const body: Readable = decoder ? res.pipe(decoder().on('error', fail)) : res;
         const chunks: Buffer[] = [];
         let size = 0;
-        res.on('data', (chunk: Buffer) => {
+        body.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > max) return fail(tooLarge(max)); // stop reading: the rest is never downloaded
           chunks.push(chunk);
         });
-        res.on('end', () => succeed({ body: Buffer.concat(chunks, size) }));
+        body.on('end', () => succeed({ body: Buffer.concat(chunks, size) }));
         res.on('close', () => {
           if (!res.complete) fail(new Error('connection closed before the body was complete'));
         });
@@ -175,6 +183,15 @@ export class PhotoFetcher {
     });
   }
 }
+
+/** Content-Encodings a photo may come in: null for none, a decompressor otherwise. */
+const DECODERS: Record<string, (() => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress) | null> = {
+  identity: null,
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
 
 /** Only http and https: `file:`, `ftp:`, `gopher:` … are refused whatever the address. */
 function parseHttpUrl(raw: string): URL {
