@@ -4,13 +4,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { FaceEngineError, type FaceEngineErrorCode } from './errors';
-import { DEFAULT_MAX_PIXELS, MAX_JPEG_SCANS, MAX_SIDE, cropResize, cropResizePadded, decodeImage, decodeImageFile, padTo } from './image';
+import { DEFAULT_MAX_PIXELS, MAX_FILE_BYTES, MAX_JPEG_SCANS, MAX_SIDE, cropResize, cropResizePadded, decodeImage, decodeImageFile, padTo } from './image';
 import type { RgbImage } from './types';
 
 /** A width×height RGB image with a left-to-right red ramp, top-to-bottom green ramp, constant blue. */
@@ -241,6 +241,18 @@ describe('decodeImage: refusals', () => {
     const err = await expectCode(decodeImageFile(missing), 'FILE_NOT_FOUND');
     expect(err.message).toContain(missing);
     await expectCode(decodeImageFile(tmpdir()), 'FILE_UNREADABLE');
+  });
+
+  it('refuses a file over MAX_FILE_BYTES with IMAGE_TOO_LARGE before reading it', async () => {
+    const huge = path.join(tmpdir(), `face-engine-huge-${randomBytes(8).toString('hex')}.jpg`);
+    writeFileSync(huge, '');
+    truncateSync(huge, MAX_FILE_BYTES + 1); // sparse: no disk is used
+    try {
+      const err = await expectCode(decodeImageFile(huge), 'IMAGE_TOO_LARGE');
+      expect(err.message).toContain(`${MAX_FILE_BYTES + 1} bytes`);
+    } finally {
+      rmSync(huge, { force: true });
+    }
   });
 
   it('refuses a named pipe or a device at once instead of waiting on it', async () => {

@@ -128,12 +128,18 @@ function hasPhotoSignature(b: Buffer): boolean {
   );
 }
 
+/** Largest photo file read: a 50-megapixel 16-bit TIFF is 300 MB; Node reads no file over 2 GiB at once. */
+export const MAX_FILE_BYTES = 2 ** 30;
+
 /** Reads a file and decodes it, mapping file-system failures to typed errors. */
 export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
   let bytes: Buffer;
   try {
     // Only a regular file: reading a named pipe would wait for a writer for ever, a device for ever.
-    if (!(await stat(path)).isFile()) throw new FaceEngineError('FILE_UNREADABLE', `cannot read ${path}: not a regular file`);
+    const info = await stat(path);
+    if (!info.isFile()) throw new FaceEngineError('FILE_UNREADABLE', `cannot read ${path}: not a regular file`);
+    // The file is read whole before its header says how many pixels it has: bound the read.
+    if (info.size > MAX_FILE_BYTES) throw new FaceEngineError('IMAGE_TOO_LARGE', `${path} is ${info.size} bytes, over the ${MAX_FILE_BYTES / 2 ** 30} GiB a photo file may have`);
     bytes = await readFile(path);
   } catch (err) {
     if (err instanceof FaceEngineError) throw err;

@@ -158,6 +158,7 @@ describe('PhotoFetcher', () => {
     it('answers PATH_NOT_FOUND for a missing file or a directory', async () => {
       expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(root, 'missing.jpg') }))).toBe('PATH_NOT_FOUND');
       expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(root, 'sub') }))).toBe('PATH_NOT_FOUND');
+      expect(await codeOf(fetcher().fetch({ kind: 'path', path: `${path.join(root, 'sub', 'a.jpg')}/` }))).toBe('PATH_NOT_FOUND'); // a file named as a folder
     });
 
     it('answers PATH_NOT_FOUND for a named pipe at once, instead of waiting for a writer forever', async () => {

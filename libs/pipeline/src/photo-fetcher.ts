@@ -64,6 +64,7 @@ export class PhotoFetcher {
     // roots, not even whether they exist …
     const lexical = path.resolve(requested);
     if (![...roots, ...realRoots].some((root) => isInside(root, lexical))) throw notAllowedPath('the path is outside the allowed roots');
+    if (requested.endsWith('/')) throw new PipelineError('PATH_NOT_FOUND', 'a path ending in "/" names a folder, not a photo');
     let real: string;
     try {
       real = await fs.realpath(lexical);

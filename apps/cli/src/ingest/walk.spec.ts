@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,7 +67,7 @@ describe('walkPhotos', () => {
     expect((await walkPhotos(tmp)).photos.map((p) => p.key)).toEqual(['album/c.jpg']);
   });
 
-  it('takes symlinks to files, never follows symlinked folders, ignores dangling links', async () => {
+  it('takes symlinks to files, never follows symlinked folders, skips dangling links and named pipes with a warning', async () => {
     const outside = mkdtempSync(path.join(os.tmpdir(), 'facepipe-walk-outside-'));
     try {
       writeFileSync(path.join(outside, 'elsewhere.jpg'), 'abc');
@@ -75,9 +76,11 @@ describe('walkPhotos', () => {
       symlinkSync(outside, path.join(tmp, 'linked-folder'));
       symlinkSync(path.join(tmp, 'real'), path.join(tmp, 'real', 'loop')); // a cycle
       symlinkSync(path.join(tmp, 'missing.jpg'), path.join(tmp, 'dangling.jpg'));
-      const { photos } = await walkPhotos(tmp);
+      execFileSync('mkfifo', [path.join(tmp, 'pipe.jpg')]);
+      const { photos, warnings } = await walkPhotos(tmp);
       expect(photos.map((p) => p.key)).toEqual(['link.jpg', 'real/a.jpg']);
       expect(photos[0].size).toBe(3);
+      expect(warnings.sort()).toEqual(['skipped "dangling.jpg": a symbolic link to nothing', 'skipped "pipe.jpg": not a regular file (a named pipe, socket or device)']);
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }

@@ -63,10 +63,15 @@ export async function walkPhotos(root: string): Promise<WalkResult> {
         size = (await stat(file).catch(() => null))?.size ?? 0;
       } else if (entry.isSymbolicLink()) {
         const target = await stat(file).catch(() => null); // follows the link; null when dangling
-        if (!target?.isFile()) continue;
+        if (!target) {
+          warnings.push(`skipped ${JSON.stringify(key)}: a symbolic link to nothing`);
+          continue;
+        }
+        if (!target.isFile()) continue; // a link to a folder: not followed (see above)
         size = target.size;
       } else {
-        continue; // sockets, FIFOs, devices
+        warnings.push(`skipped ${JSON.stringify(key)}: not a regular file (a named pipe, socket or device)`);
+        continue;
       }
       if (!isValidKey(key)) {
         warnings.push(`skipped ${JSON.stringify(key)}: a key must be 1-512 characters of valid UTF-8 without control characters, and not enroll/<identity id>/… (enrolments' own)`);

@@ -42,6 +42,8 @@ function checkUrl(raw: string, allowPrivate: boolean, code: string, what: string
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw ApiError.badRequest(code, `${field}: a ${what} must be http or https, not ${url.protocol.replace(/:$/, '')}`, field);
   }
+  // Port 0 is no port: Node would connect to the scheme's default one instead.
+  if (url.port === '0') throw ApiError.badRequest(code, `${field}: a ${what} cannot use port 0`, field);
   if (!allowPrivate && isPrivateHost(url)) {
     throw ApiError.badRequest(code, `${field}: a ${what} must not point to a loopback, private or link-local address`, field);
   }

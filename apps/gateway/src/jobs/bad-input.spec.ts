@@ -200,6 +200,7 @@ describe('bad input to the ingest routes', () => {
     ['the root itself', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { path: `${root}/` }] })), 400, 'PATH_NOT_ALLOWED', 'items.1.path'],
     ['a relative path', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { path: 'good.jpg' }] })), 400, 'PATH_NOT_ALLOWED', 'items.1.path'],
     ['a path with a NUL', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { path: `${root}/a.jpg\u0000.png` }] })), 400, 'PATH_NOT_ALLOWED', 'items.1.path'],
+    ['a URL on port 0 (Node would use port 80)', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { url: 'https://example.com:0/a.jpg' }] })), 400, 'URL_NOT_ALLOWED', 'items.1.url'],
     ['a 5,000-character path', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { path: `${root}/${'p'.repeat(5000)}` }] })), 400, 'VALIDATION_FAILED', 'items.1.path'],
     ['a path and a url at once', () => post(gw.base, photos, JSON_TYPE, json({ items: [good(), { path: `${root}/a.jpg`, url: 'https://e.com/a.jpg' }] })), 400, 'VALIDATION_FAILED', 'items.1'],
 

@@ -82,14 +82,14 @@ export function parseMultipartSubmission(files: UploadedPhoto[] | undefined, fie
  * also catches symlinks that lead out of a root.
  */
 export function checkPath(raw: string, roots: string[], field: string): string {
-  if (raw.includes('\0') || !path.isAbsolute(raw)) {
-    throw ApiError.badRequest('PATH_NOT_ALLOWED', `${field}: must be an absolute path`, field);
-  }
+  if (raw.includes('\0')) throw ApiError.badRequest('PATH_NOT_ALLOWED', `${field}: a path cannot hold a NUL character`, field);
+  if (!path.isAbsolute(raw)) throw ApiError.badRequest('PATH_NOT_ALLOWED', `${field}: must be an absolute path`, field);
   const resolved = path.resolve(raw);
   if (!roots.some((root) => isWithin(resolved, root))) {
     throw ApiError.badRequest('PATH_NOT_ALLOWED', `${field}: ${raw} is not under an allowed root (FACEPIPE_PATH_ROOTS)`, field);
   }
-  return resolved;
+  // A trailing "/" names a folder (resolve() drops it): the reader answers PATH_NOT_FOUND for it.
+  return raw.endsWith('/') ? `${resolved}/` : resolved;
 }
 
 export function isWithin(p: string, root: string): boolean {
