@@ -33,6 +33,13 @@ describe('mapError', () => {
     expect(mapError(result.error)).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED', field: 'items.1.path', message: expect.stringMatching(/^items\.1\.path: /) } } });
   });
 
+  it('says "a finite number" for a JSON number past the double range (it parses as Infinity)', () => {
+    const result = z.object({ threshold: z.number() }).safeParse(JSON.parse('{"threshold": 1e400}'));
+    expect(mapError(result.error)).toMatchObject({ body: { error: { code: 'VALIDATION_FAILED', field: 'threshold', message: 'threshold: must be a finite number' } } });
+    const text = z.object({ threshold: z.number() }).safeParse({ threshold: 'x' });
+    expect(mapError(text.error)).toMatchObject({ body: { error: { message: expect.stringContaining('received string') } } });
+  });
+
   it('maps body-parser errors', () => {
     expect(mapError(Object.assign(new SyntaxError('Unexpected token'), { type: 'entity.parse.failed', status: 400 }))).toMatchObject({ status: 400, body: { error: { code: 'INVALID_JSON' } } });
     expect(mapError(Object.assign(new Error('too large'), { type: 'entity.too.large', status: 413 }))).toMatchObject({ status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE' } } });

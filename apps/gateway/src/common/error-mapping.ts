@@ -99,7 +99,9 @@ export function fromZod(err: ZodError): MappedError {
   // An unknown member is named by its own path (`colour`, `items.0.colour`), not its parent's.
   const path = issue?.code === 'unrecognized_keys' && issue.keys.length > 0 ? [...issue.path, issue.keys[0]] : issue?.path;
   const field = path && path.length > 0 ? path.map(String).join('.') : undefined;
-  const message = issue ? (field ? `${field}: ${issue.message}` : issue.message) : 'Invalid request';
+  // JSON numbers past ±1.8e308 parse as ±Infinity, which zod refuses as "expected number, received number".
+  const said = issue?.code === 'invalid_type' && issue.expected === 'number' && / received number$/.test(issue.message) ? 'must be a finite number' : issue?.message;
+  const message = said ? (field ? `${field}: ${said}` : said) : 'Invalid request';
   return known(400, 'VALIDATION_FAILED', message, field);
 }
 
