@@ -143,18 +143,26 @@ describeFaces('facepipe calibrate on labelled photos from ../shared/faces', () =
     }
     imp.sort((x, y) => y - x);
     const allowed = Math.floor(far * imp.length); // 3 of 77
-    expect(res.falseAccepts).toBe(imp.filter((s) => s >= res.threshold).length);
-    expect(res.trueAccepts).toBe(gen.filter((s) => s >= res.threshold).length);
+    // The two runs' similarities differ by up to ~1e-6: the JSON embeddings are rounded to 6
+    // decimals, and each process times onnxruntime's optimization levels and keeps the faster
+    // (onnx.ts), whose numerics differ in the last digits. A pair that close to the threshold may
+    // count on either side.
+    const SLACK = 1e-5;
+    const expectCountAt = (count: number, scores: number[], t: number) => {
+      expect(count).toBeGreaterThanOrEqual(scores.filter((s) => s >= t + SLACK).length);
+      expect(count).toBeLessThanOrEqual(scores.filter((s) => s >= t - SLACK).length);
+    };
+    expectCountAt(res.falseAccepts, imp, res.threshold);
+    expectCountAt(res.trueAccepts, gen, res.threshold);
     expect(res.falseAccepts).toBeLessThanOrEqual(allowed);
     // The smallest such threshold: above the (allowed+1)-th highest impostor, the grid step below is not.
-    // (The JSON embeddings are rounded to 6 decimals: 1e-5 of slack.)
-    expect(res.threshold).toBeGreaterThan(imp[allowed] - 1e-5);
-    expect(res.threshold - 1e-4).toBeLessThanOrEqual(imp[allowed] + 1e-5);
+    expect(res.threshold).toBeGreaterThan(imp[allowed] - SLACK);
+    expect(res.threshold - 1e-4).toBeLessThanOrEqual(imp[allowed] + SLACK);
 
     // The table: only the FARs that allow at least one false accept of 77 (not 1e-2 … 1e-5).
     expect(out.table).toEqual([res]);
     expect(out.manifestThreshold.threshold).toBe(out.models.threshold);
-    expect(out.manifestThreshold.falseAccepts).toBe(imp.filter((s) => s >= out.models.threshold).length);
+    expectCountAt(out.manifestThreshold.falseAccepts, imp, out.models.threshold);
   }, 120_000);
 
   it('says so in text, and samples impostors deterministically with --max-impostors', async () => {
