@@ -464,8 +464,9 @@ it('a recluster asked for again while it waits is the same job; with other setti
   expect((await api('POST', '/v1/collections', { name: R })).status).toBe(201);
   const index = new Queue('index', { connection: redis, prefix: service.prefix });
   await index.pause(); // the matcher takes nothing: the first recluster stays queued
+  let first: { status: number; json: { jobId: string } };
   try {
-    const first = await api<{ jobId: string }>('POST', `/v1/collections/${R}/recluster`, { eps: 0.4 });
+    first = await api<{ jobId: string }>('POST', `/v1/collections/${R}/recluster`, { eps: 0.4 });
     expect(first.status).toBe(202);
     expect((await api('POST', `/v1/collections/${R}/recluster`, { eps: 0.4, minFaces: 2 })).json).toEqual({ jobId: first.json.jobId });
     const other = await api('POST', `/v1/collections/${R}/recluster`, { eps: 0.6 });
@@ -476,5 +477,7 @@ it('a recluster asked for again while it waits is the same job; with other setti
     await index.resume();
     await index.close();
   }
+  // Once it has finished, other settings start a new one.
+  await waitFor('the first recluster', 60_000, async () => (await api<{ state: string }>('GET', `/v1/collections/${R}/recluster/${first.json.jobId}`)).json.state === 'completed');
   expect(await recluster(R, { eps: 0.6 })).toMatchObject({ state: 'completed', faces: 0 });
 });
