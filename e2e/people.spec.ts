@@ -481,3 +481,17 @@ it('a recluster asked for again while it waits is the same job; with other setti
   await waitFor('the first recluster', 60_000, async () => (await api<{ state: string }>('GET', `/v1/collections/${R}/recluster/${first.json.jobId}`)).json.state === 'completed');
   expect(await recluster(R, { eps: 0.6 })).toMatchObject({ state: 'completed', faces: 0 });
 });
+
+it('a face of another picture under a key starts a person of its own, not the one the face before it at that place started', async () => {
+  const K = 'new-person';
+  expect((await api('POST', '/v1/collections', { name: K })).status).toBe(201);
+  await settled(await upload(K, [['sample1.jpg', 'k.jpg']])); // its faces start people of their own
+  await settled(await upload(K, [['sample1.jpg', 'copy.jpg']])); // whose faces join them
+  const paired = await allPeople(K);
+  expect(paired.every((p) => p.faces === 2)).toBe(true);
+  await settled(await upload(K, [['sample2.jpg', 'k.jpg']])); // other people, at the same places
+  for (const p of await allPeople(K)) {
+    const keys = new Set((await facesOf(K, p.personId)).map((f) => f.photoKey));
+    expect({ person: p.personId, keys: [...keys] }).toEqual({ person: p.personId, keys: [expect.any(String)] });
+  }
+});

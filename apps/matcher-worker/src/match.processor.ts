@@ -3,6 +3,7 @@ import { type FaceIndex, FaceIndexError, type FacePayload, type IndexedFace } fr
 import { isLastAttempt, settlePhoto, type JobStore, type Queues } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import type { CollectionRegistry } from '@facepipe/pipeline';
+import { newPersonId } from './clustering';
 import { type CollectionStats, isUnknownPerson } from './collection-stats';
 import { sameFaces } from './same-faces';
 import type { Serial } from './serial';
@@ -13,8 +14,8 @@ const DEFAULT_DIMENSIONS = 512;
 /**
  * match: writes a photo's faces into the index and groups unknown faces into people. A face joins
  * the person of its nearest neighbour (from another photo) at or above the clustering threshold,
- * otherwise it starts a new person whose id derives from the face id — so a retry lands on the
- * same ids. Re-submitting a photo replaces its faces: face ids come from (collection, key, index),
+ * otherwise it starts a new person whose id derives from the face id and the job — so a retry
+ * lands on the same ids. Re-submitting a photo replaces its faces: face ids come from (collection, key, index),
  * and each new face keeps the person and the decisions of the face it was before (same-faces.ts).
  */
 export class MatchProcessor {
@@ -90,7 +91,7 @@ export class MatchProcessor {
         createdAt: new Date().toISOString(),
         ...decided,
       };
-      if (decided.kind !== 'identity') payload.personId = previous?.personId ?? (await this.personFor(collection, key, vectors[i], id));
+      if (decided.kind !== 'identity') payload.personId = previous?.personId ?? (await this.personFor(collection, key, vectors[i], id, data.jobId));
       faces.push({ id, vector: vectors[i], payload });
     }
     // Faces of an earlier version of this photo that the new one no longer has.
@@ -107,11 +108,15 @@ export class MatchProcessor {
     return faces.map((f) => ({ faceId: f.id, box: f.payload.box!, score: f.payload.score!, quality: f.payload.quality!, personId: f.payload.personId ?? f.payload.identityId ?? '' }));
   }
 
-  private async personFor(collection: string, photoKey: string, vector: Float32Array, id: string): Promise<string> {
+  private async personFor(collection: string, photoKey: string, vector: Float32Array, id: string, jobId: string): Promise<string> {
     // Only unknown faces: enrolled identity faces have no person and would crowd out the neighbours.
     const hits = await this.index.search(collection, vector, { k: 5, filter: { kind: 'person' } });
     const best = hits.find((h) => h.payload.photoKey !== photoKey && h.payload.personId);
-    return best && best.score >= this.clusterThreshold ? best.payload.personId! : `person_${id.slice(id.length - 24)}`;
+    if (best && best.score >= this.clusterThreshold) return best.payload.personId!;
+    // A person of its own, from the face id and the job: a retry gives the same id, but a face id
+    // is a place in the detector's list, and the face there before (another picture under the
+    // same key) may have started a person that still has other faces.
+    return newPersonId(id, `ingest\u0000${jobId}`);
   }
 }
 
