@@ -97,11 +97,19 @@ describe('assignPersons keeps the manual decisions', () => {
     expect(assignPersons(points, labels(0, 0, 0, 1, 1))).toEqual(out); // same input, same ids
   });
 
-  it('pinned faces keep their person; a cluster holding pinned faces adopts it', () => {
+  it('pinned faces keep their person and do not pull the faces they cluster with into it', () => {
     // A human merged x and y into M; the clustering puts y with u, v (which were U) and x alone.
     const points = [p('x', 'M', true), p('y', 'M', true), p('u', 'U'), p('v', 'U')];
-    const out = assignPersons(points, labels(-1, 0, 0, 0));
-    expect(out).toEqual(['M', 'M', 'M', 'M']);
+    expect(assignPersons(points, labels(-1, 0, 0, 0))).toEqual(['M', 'M', 'U', 'U']);
+    // A human moved a1 out of A into B; a1 still clusters with A's faces: they stay A.
+    const moved = [p('b', 'B', true), p('a1', 'B', true), p('a2', 'A'), p('a3', 'A')];
+    expect(assignPersons(moved, labels(-1, 0, 0, 0))).toEqual(['B', 'B', 'A', 'A']);
+  });
+
+  it('faces that had the person of pinned faces keep it when they cluster with them, even in a smaller part', () => {
+    // M's pinned faces are in two clusters; the unpinned M faces of each stay M.
+    const points = [p('m1', 'M', true), p('f1', 'M'), p('f2', 'M'), p('m2', 'M', true), p('f3', 'M')];
+    expect(assignPersons(points, labels(0, 0, 0, 1, 1))).toEqual(['M', 'M', 'M', 'M', 'M']);
   });
 
   it('a cluster that only had the id of pinned faces elsewhere gets a new one: no two clusters become one person', () => {

@@ -71,12 +71,15 @@ export function dbscan(neighbours: Neighbour[][], minFaces: number): Int32Array 
 /**
  * The person of every point after clustering, keeping the manual decisions:
  * - a pinned face keeps its person;
- * - a cluster with pinned faces adopts their person (the most common one; ties: the smallest id);
- * - any other cluster keeps the person most of its faces had, unless a bigger cluster took it
- *   first (a person that split: its larger part keeps the id) or pinned faces hold it (they are
- *   that person, and this cluster is not with them: it only had the id from an earlier, looser
- *   recluster, and keeping it would join two clusters into one person); otherwise it gets a new
- *   id derived from its smallest face id (deterministic);
+ * - the unpinned faces of a cluster take the person most of them had, unless a bigger cluster took
+ *   it first (a person that split: its larger part keeps the id), or pinned faces hold it and
+ *   none of them is in this cluster (the faces had the id from an earlier, looser recluster, and
+ *   keeping it would join two clusters into one person); with pinned faces of that person among
+ *   them, they keep it in any case. Otherwise they get a new id derived from their smallest face
+ *   id (deterministic);
+ * - pinned faces never pull the other faces of their cluster into their person: a face a human
+ *   moved out of a person still clusters with that person's faces, which must not follow it into
+ *   the person it was moved to (a wrong merge is worse than a split);
  * - noise faces are people of their own, under the same rules.
  */
 export function assignPersons(points: ClusterPoint[], labels: Int32Array): string[] {
@@ -89,22 +92,20 @@ export function assignPersons(points: ClusterPoint[], labels: Int32Array): strin
     g.push(i);
   });
   const claimed = new Set<string>();
-  const pinnedPersons = new Set(points.filter((p) => p.pinned && p.personId).map((p) => p.personId!));
+  const isPinned = (i: number) => points[i].pinned && !!points[i].personId;
+  const pinnedPersons = new Set(points.filter((_, i) => isPinned(i)).map((p) => p.personId!));
   const out = points.map((p) => p.personId ?? '');
   // Biggest groups first: when a person split, its larger part keeps the id.
   const ordered = [...groups.values()].sort((a, b) => b.length - a.length || minId(points, a).localeCompare(minId(points, b)));
   for (const members of ordered) {
-    const pinned = members.filter((i) => points[i].pinned && points[i].personId);
-    let person: string | undefined;
-    if (pinned.length > 0) {
-      person = majority(pinned.map((i) => points[i].personId!));
-    } else {
-      const candidate = majority(members.map((i) => points[i].personId).filter((p): p is string => !!p));
-      if (candidate && !claimed.has(candidate) && !pinnedPersons.has(candidate)) person = candidate;
-    }
-    person ??= newPersonId(minId(points, members));
+    const free = members.filter((i) => !isPinned(i));
+    if (free.length === 0) continue;
+    const candidate = majority(free.map((i) => points[i].personId).filter((p): p is string => !!p));
+    const withItsPinned = candidate !== undefined && members.some((i) => isPinned(i) && points[i].personId === candidate);
+    const unclaimed = candidate !== undefined && !claimed.has(candidate) && !pinnedPersons.has(candidate);
+    const person = candidate !== undefined && (withItsPinned || unclaimed) ? candidate : newPersonId(minId(points, free));
     claimed.add(person);
-    for (const i of members) if (!points[i].pinned) out[i] = person;
+    for (const i of free) out[i] = person;
   }
   return out;
 }
