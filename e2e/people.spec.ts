@@ -448,14 +448,19 @@ it('erasing an identity takes its faces out of the job results, and a photo left
 
   const named = await api<{ identityId: string; faces: number }>('POST', `/v1/collections/${E}/people/${face.personId}/name`, { name: 'Erased' });
   expect(named.json.faces).toBe(2);
+  // An enrolment too: its photo counts, under the identity's own key.
+  const enrol = new FormData();
+  enrol.append('photo', new Blob([crop]), 'enrol.jpg');
+  expect((await api('POST', `/v1/collections/${E}/identities/${named.json.identityId}/faces`, enrol)).status).toBe(201);
   const faces = groupResult.faces.length + 1;
-  expect((await api('GET', `/v1/collections/${E}`)).json).toMatchObject({ photos: 2, faces });
-  expect((await api('DELETE', `/v1/collections/${E}/identities/${named.json.identityId}?erase=true`)).json).toMatchObject({ erased: true, faces: 2 });
+  expect((await api('GET', `/v1/collections/${E}`)).json).toMatchObject({ photos: 3, faces: faces + 1 });
+  expect((await api('DELETE', `/v1/collections/${E}/identities/${named.json.identityId}?erase=true`)).json).toMatchObject({ erased: true, faces: 3 });
 
   const groupAfter = (await api<Results>('GET', `/v1/jobs/${group}/results`)).json.items[0];
   expect(groupAfter.faces.map((f) => f.faceId)).toEqual(groupResult.faces.slice(1).map((f) => f.faceId));
   expect((await api<Results>('GET', `/v1/jobs/${alone}/results`)).json.items[0]).toMatchObject({ key: 'alone.jpg', status: 'done', faces: [] });
-  // alone.jpg has no face left but is still a photo of the collection, until it is erased.
+  // alone.jpg has no face left but is still a photo of the collection, until it is erased; the
+  // enrolled photo went with its identity.
   expect((await api('GET', `/v1/collections/${E}`)).json).toMatchObject({ photos: 2, faces: faces - 2 });
   expect((await api('DELETE', `/v1/collections/${E}/photos/alone.jpg`)).json).toEqual({ collection: E, key: 'alone.jpg', faces: 0 });
   expect((await api('GET', `/v1/collections/${E}`)).json).toMatchObject({ photos: 1, faces: faces - 2 });

@@ -88,6 +88,11 @@ export class CollectionStats {
     return removed;
   }
 
+  /** The photos a loaded collection counts. */
+  photoKeys(collection: string): Iterable<string> {
+    return this.photos.get(collection)?.keys() ?? [];
+  }
+
   /** Whether a loaded collection counts this photo (a photo without faces has no index entry). */
   hasPhoto(collection: string, photoKey: string): boolean {
     return this.photos.get(collection)?.has(photoKey) ?? false;

@@ -6,6 +6,7 @@ import {
   type IndexOpResults,
   type PeoplePage,
   type ReclusterStatus,
+  enrollPhotoKey,
   identitiesKey,
   indexJobSchema,
   reclusterStatusKey,
@@ -215,6 +216,16 @@ export class IndexOpsProcessor {
     // A photo erase also forgets a photo that had no faces (it counts as a photo, but has no entry).
     const erasesPhoto = op.filter.photoKey !== undefined && Object.keys(op.filter).length === 1;
     if (erasesPhoto && (await this.stats.removePhoto(collection, op.filter.photoKey!))) photoKeys.add(op.filter.photoKey!);
+    // An identity's erase takes its enrolled photos (its own keys, which no other route names) with
+    // it, also those whose faces an earlier, interrupted erase took; the photos of ingest its faces
+    // came from stay photos of the collection.
+    if (op.filter.identityId !== undefined) {
+      const enrolled = enrollPhotoKey(op.filter.identityId, '');
+      for (const key of [...this.stats.photoKeys(collection)].filter((k) => k.startsWith(enrolled))) {
+        await this.stats.removePhoto(collection, key);
+        photoKeys.add(key);
+      }
+    }
     const jobIds = new Set(faces.map((h) => h.payload.jobId).filter((j): j is string => typeof j === 'string'));
     return { deleted: faceIds.length, faceIds, photoKeys: [...photoKeys], jobIds: [...jobIds] };
   }
