@@ -47,17 +47,23 @@ export class FaceDetector {
     return this.detectPadded(image);
   }
 
+  /**
+   * The finest level keeps whatever the network reports, and in a photo seen at its full size
+   * that includes texture (a patterned tie) as "faces" of 8–12 px. Below half the smallest face
+   * asked for (`minFaceSize`: the margin is for box conventions) nothing is a face worth having:
+   * its 112 px crop would be a blur.
+   */
+  private bigEnough(found: Detection[]): Detection[] {
+    const smallest = this.spec.tiling.minFaceSize / 2;
+    return found.filter((d) => d.box.y2 - d.box.y1 >= smallest);
+  }
+
   private async detectTiled(image: RgbImage): Promise<Detection[]> {
     const { width: netW, height: netH } = this.spec.input;
     const tiles = planTiles(image.width, image.height, netW, netH, this.spec.tiling);
     const all: Detection[] = [];
     for (const tile of tiles) all.push(...(await this.detectTile(image, tile)));
-    // The finest level keeps whatever the network reports, and in a photo seen at its full size
-    // that includes texture (a patterned tie) as "faces" of 8–12 px. Below half the smallest face
-    // asked for (`minFaceSize`: the margin is for box conventions) nothing is a face worth having:
-    // its 112 px crop would be a blur.
-    const smallest = this.spec.tiling.minFaceSize / 2;
-    return suppressContained(nms(all.filter((d) => d.box.y2 - d.box.y1 >= smallest), this.spec.nmsIou), CONTAINED);
+    return suppressContained(nms(this.bigEnough(all), this.spec.nmsIou), CONTAINED);
   }
 
   private async detectPadded(image: RgbImage): Promise<Detection[]> {
@@ -70,7 +76,7 @@ export class FaceDetector {
     const { width: netW, height: netH } = this.spec.input;
     const [whole] = planTiles(padded.width, padded.height, netW, netH, this.spec.tiling);
     const found = await this.detectTile(padded, { ...whole, minFace: 0 });
-    return nms(found, this.spec.nmsIou).map((d) => shift(d, -padX, -padY, image));
+    return nms(this.bigEnough(found), this.spec.nmsIou).map((d) => shift(d, -padX, -padY, image));
   }
 
   /** Runs the network on one tile and maps what it keeps back to source pixels. */

@@ -83,6 +83,9 @@ describe('detection on the demo group photos', () => {
     }
     const [kept] = (await engine.analyze(await tiny(20))).faces;
     expect(kept.box.y2 - kept.box.y1).toBeGreaterThanOrEqual(16);
+    // The same in a photo that small (the second, padded look for tight crops).
+    const photoOfIt = await sharp(small).extract({ left: 290, top: 190, width: 40, height: 40 }).toBuffer();
+    expect((await engine.analyze(photoOfIt)).faces).toEqual([]);
   });
 
   it('reports coordinates after EXIF orientation', async () => {

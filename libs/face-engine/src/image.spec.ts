@@ -165,6 +165,19 @@ describe('decodeImage: refusals', () => {
     expect(Buffer.from(noEnd.data).equals(Buffer.from(whole.data))).toBe(true);
   });
 
+  it('still refuses a progressive JPEG cut between two scans (it would decode, blurred)', async () => {
+    const progressive = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+      .jpeg({ progressive: true })
+      .toBuffer();
+    // Cut right before its second scan's first marker (a DHT or the SOS itself).
+    const scans: number[] = [];
+    for (let at = progressive.indexOf(Buffer.from([0xff, 0xda])); at >= 0; at = progressive.indexOf(Buffer.from([0xff, 0xda]), at + 2)) scans.push(at);
+    expect(scans.length).toBeGreaterThan(2);
+    const dht = progressive.lastIndexOf(Buffer.from([0xff, 0xc4]), scans[1]);
+    const cut = progressive.subarray(0, dht > scans[0] ? dht : scans[1]);
+    await expectCode(decodeImage(cut), 'IMAGE_DECODE_FAILED');
+  });
+
   it('refuses a photo cut inside its header, or with a corrupt header, with IMAGE_DECODE_FAILED (not UNSUPPORTED_IMAGE_FORMAT)', async () => {
     const base = ramp(64, 48);
     const encoded = {

@@ -74,8 +74,9 @@ export async function decodeImage(input: Buffer, options: DecodeOptions = {}): P
     if (scans > MAX_JPEG_SCANS) throw new FaceEngineError('IMAGE_DECODE_FAILED', `the JPEG has over ${MAX_JPEG_SCANS} scans (a photo has about ten): not decoded`);
     // Many cameras and copy tools leave off the final end-of-image marker, with every pixel there.
     // libjpeg warns "premature end of JPEG image" and failOn would refuse the photo: give it the
-    // marker. A file cut short inside its image data still fails ("premature end of data segment").
-    if (!endsWith(input, EOI)) input = Buffer.concat([input, EOI]);
+    // marker. Only a baseline JPEG (one scan): one cut inside its scan still fails ("premature end
+    // of data segment"), while a progressive one cut between two scans would decode, blurred.
+    if (!endsWith(input, EOI) && isBaselineJpeg(input)) input = Buffer.concat([input, EOI]);
   }
 
   try {
@@ -105,6 +106,24 @@ function jpegScans(b: Buffer, stop: number): number {
 }
 const SOS = Buffer.from([0xff, 0xda]);
 const EOI = Buffer.from([0xff, 0xd9]);
+
+/** Whether the JPEG's frame (its first SOFn marker, walking the header's segments) is baseline or extended sequential. */
+function isBaselineJpeg(b: Buffer): boolean {
+  let at = 2; // after SOI
+  while (at + 4 <= b.length) {
+    if (b[at] !== 0xff) return false;
+    const marker = b[at + 1];
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0xc0 || marker === 0xc1) return true;
+    if (marker >= 0xc2 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return false; // another SOFn
+    if (marker === 0xda) return false; // a scan before any frame
+    at += 2 + b.readUInt16BE(at + 2);
+  }
+  return false;
+}
 
 function endsWith(b: Buffer, tail: Buffer): boolean {
   return b.length >= tail.length && b.subarray(b.length - tail.length).equals(tail);
