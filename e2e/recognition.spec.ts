@@ -189,6 +189,33 @@ describe('1:N search', () => {
     expect(await search('rec', photos.blank)).toEqual({ faces: [], threshold: 0.34 });
   });
 
+  it('lists k identities even when one identity owns every one of the nearest faces', async () => {
+    expect((await api('POST', '/v1/collections', { name: 'crowd' })).status).toBe(201);
+    const crowd: Record<string, string> = {};
+    for (const name of ['Crowd', 'Anna', 'Bob']) crowd[name] = (await api('POST', '/v1/collections/crowd/identities', { name })).json.id;
+    // Crowd: Anna's face 12 times a photo, five photos (other sizes, other bytes): over the 50
+    // faces a search of k = 3 first asks the index for, all nearer her than Bob's.
+    let faces = 0;
+    for (let v = 0; v < 5; v++) {
+      const tile = await sharp(photos.annaEnrol).resize({ width: 200 + 10 * v }).jpeg().toBuffer();
+      const { width, height } = await sharp(tile).metadata();
+      const collage = await sharp({ create: { width: width! * 4, height: height! * 3, channels: 3, background: '#808080' } })
+        .composite(Array.from({ length: 12 }, (_, i) => ({ input: tile, left: (i % 4) * width!, top: Math.floor(i / 4) * height! })))
+        .jpeg()
+        .toBuffer();
+      const res = await api('POST', `/v1/collections/crowd/identities/${crowd.Crowd}/faces?all=true`, form({ photo: collage }));
+      expect(res.status).toBe(201);
+      faces += res.json.faces.length;
+    }
+    expect(faces).toBeGreaterThan(50);
+    expect((await api('POST', `/v1/collections/crowd/identities/${crowd.Anna}/faces`, form({ photo: photos.annaEnrol }))).status).toBe(201);
+    expect((await api('POST', `/v1/collections/crowd/identities/${crowd.Bob}/faces`, form({ photo: photos.bobEnrol }))).status).toBe(201);
+    for (const fields of [{ k: '3', exact: 'true' }, { k: '3' }] as Record<string, string>[]) {
+      const found = largest((await search('crowd', photos.annaProbe, fields)).faces);
+      expect(found.candidates.map((c: Json) => c.name).sort()).toEqual(['Anna', 'Bob', 'Crowd']);
+    }
+  });
+
   it('decides match with the collection threshold (PATCH) or the request one', async () => {
     const patched = await api('PATCH', '/v1/collections/rec', { threshold: 0.8 });
     expect(patched).toEqual({ status: 200, json: expect.objectContaining({ name: 'rec', threshold: 0.8 }) });

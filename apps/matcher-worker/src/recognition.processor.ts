@@ -10,7 +10,7 @@ import {
   faceId,
   identitiesKey,
 } from '@facepipe/contracts';
-import { type FaceIndex, FaceIndexError, type FacePayload, type Hit, type IndexedFace } from '@facepipe/face-index';
+import { type FaceIndex, FaceIndexError, type FacePayload, type Hit, type IndexedFace, MAX_K } from '@facepipe/face-index';
 import { type CollectionRegistry, RequestError, failSyncCall, sendReply } from '@facepipe/pipeline';
 import { dimensionMismatchMessage, isDimensionMismatch } from './match.processor';
 import type { Job } from 'bullmq';
@@ -68,9 +68,8 @@ export class RecognitionProcessor {
   }
 
   private async search(data: SyncMatchJob, request: Op<'search'>): Promise<SearchResult> {
-    const hits: Hit[][] = [];
-    for (const f of data.faces) hits.push(await this.identityHits(data.collection, decodeFloat32(f.embedding), hitsFor(request.k), request.exact));
-    const ranked = hits.map(rankIdentities);
+    const ranked: [string, number][][] = [];
+    for (const f of data.faces) ranked.push(await this.rankedIdentities(data.collection, decodeFloat32(f.embedding), request.k, request.exact));
     // One round trip: does the collection (still) exist, and the names of every face's candidates.
     const wanted = [...new Set(ranked.flatMap((r) => r.map(([id]) => id)))];
     const read = this.redis.pipeline().hexists(collectionsKey(this.prefix), data.collection);
@@ -94,6 +93,19 @@ export class RecognitionProcessor {
       return { box: f.box, score: f.score, candidates, match: best && best.similarity >= request.threshold ? best : null };
     });
     return { faces, threshold: request.threshold };
+  }
+
+  /**
+   * The identities nearest a face, best first: at least `k` of them when there are. An identity
+   * with many faces can fill the hits of `hitsFor(k)` and crowd the others out, so fewer than k
+   * identities in a full set of hits asks again for four times as many.
+   */
+  private async rankedIdentities(collection: string, vector: Float32Array, k: number, exact: boolean): Promise<[string, number][]> {
+    for (let limit = hitsFor(k); ; limit = Math.min(MAX_K, limit * 4)) {
+      const hits = await this.identityHits(collection, vector, limit, exact);
+      const ranked = rankIdentities(hits);
+      if (ranked.length >= k || hits.length < limit || limit === MAX_K) return ranked;
+    }
   }
 
   private async identityHits(collection: string, vector: Float32Array, k: number, exact: boolean): Promise<Hit[]> {
