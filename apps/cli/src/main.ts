@@ -4,7 +4,7 @@ import path from 'node:path';
 import {
   FaceEngine,
   cosineSimilarity,
-  largestFace,
+  mainFace,
   toErrorInfo,
   type EmbeddedFace,
   type Face,
@@ -102,7 +102,7 @@ async function verify(engine: FaceEngine, opts: CliOptions): Promise<number> {
     }
     if (photos[name].faces.length === 0) return fail(opts, file, { code: 'NO_FACE_FOUND', message: 'no face found in the photo' });
   }
-  const fa = largestFace(photos.a.faces)!, fb = largestFace(photos.b.faces)!;
+  const fa = mainFace(photos.a.faces)!, fb = mainFace(photos.b.faces)!;
   const similarity = cosineSimilarity(fa.embedding, fb.embedding);
   const match = similarity >= threshold;
   if (opts.json) {

@@ -1,5 +1,5 @@
 import { QUEUES, encodeBytes, faceId, type DetectResult, type PhotoSource, type SyncDetectJob, type SyncEmbedJob } from '@facepipe/contracts';
-import { type Face, FaceEngine, FaceEngineError, type FaceEngineErrorCode, type RgbImage, largestFace } from '@facepipe/face-engine';
+import { type Face, FaceEngine, FaceEngineError, type FaceEngineErrorCode, type RgbImage, mainFace } from '@facepipe/face-engine';
 import { PhotoFetcher, RequestError, SYNC_JOB_OPTIONS, callerGaveUp, failSyncCall, sendReply, type Metrics, type Queues, type ThumbnailStore } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -76,7 +76,7 @@ export class SyncDetectProcessor {
     for (const [name, found] of [['a', fa], ['b', fb]] as const) {
       if (found.faces.length === 0) throw new RequestError(422, 'NO_FACE', `No face found in photo ${name}`);
     }
-    const a = largestFace(fa.faces)!, bb = largestFace(fb.faces)!;
+    const a = mainFace(fa.faces)!, bb = mainFace(fb.faces)!;
     const picked = [
       { image: fa.image, face: a, index: fa.faces.indexOf(a) },
       { image: fb.image, face: bb, index: fb.faces.indexOf(bb) },
@@ -100,14 +100,14 @@ export class SyncDetectProcessor {
   private async enroll(data: SyncDetectJob, all: boolean, minQuality: number): Promise<{ faces: number }> {
     const { image, faces } = await this.find(data.source);
     if (faces.length === 0) throw new RequestError(422, 'NO_FACE', 'No face found in the photo');
-    const candidates = all ? faces : [largestFace(faces)!];
-    const good = candidates.filter((f) => f.quality >= minQuality);
+    // Without `all`: the largest face that passes the floor (a bystander's bigger, poorer face does not hide it).
+    const good = (all ? faces : [mainFace(faces, minQuality)!]).filter((f) => f.quality >= minQuality);
     if (good.length === 0) {
-      const best = Math.max(...candidates.map((f) => f.quality));
+      const best = Math.max(...faces.map((f) => f.quality));
       throw new RequestError(
         422,
         'FACE_QUALITY_TOO_LOW',
-        `The ${all ? 'best' : 'largest'} face has quality ${best.toFixed(2)}, below the enrolment floor ${minQuality} (FACEPIPE_ENROLL_MIN_QUALITY): send a sharper, frontal photo`,
+        `The best face has quality ${best.toFixed(2)}, below the enrolment floor ${minQuality} (FACEPIPE_ENROLL_MIN_QUALITY): send a sharper, frontal photo`,
       );
     }
     await this.forward(data, image, good.map((face) => ({ image, face, index: faces.indexOf(face) })), undefined, true);

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { FaceEngine, chosenManifest, defaultManifest, largestFace, type Face } from './face-engine';
+import { FaceEngine, chosenManifest, defaultManifest, mainFace, type Face } from './face-engine';
 import { FaceDetector } from './detector';
 import { FaceEmbedder } from './embedder';
 import { cosineSimilarity } from './similarity';
@@ -107,13 +107,24 @@ describe('detection on the demo group photos', () => {
 
   it('finds a face that fills the whole frame (tight crop)', async () => {
     const photo = await engine.analyze(readFileSync(demo(1)));
-    const face = largestFace(photo.faces)!;
+    const face = mainFace(photo.faces)!;
     const tight = await sharp(demo(1))
       .extract({ left: Math.round(face.box.x1), top: Math.round(face.box.y1), width: Math.round(face.box.x2 - face.box.x1), height: Math.round(face.box.y2 - face.box.y1) })
       .resize(150, 150, { fit: 'fill' })
       .jpeg()
       .toBuffer();
     expect((await engine.analyze(tight)).faces.length).toBe(1);
+  });
+});
+
+describe('mainFace', () => {
+  const face = (side: number, quality: number) => ({ box: { x1: 0, y1: 0, x2: side, y2: side }, quality }) as Face;
+  it('is the largest face of usable quality, else the largest of all', () => {
+    const bystander = face(300, 0.05), subject = face(200, 0.23), small = face(50, 0.9);
+    expect(mainFace([bystander, subject, small])).toBe(subject);
+    expect(mainFace([bystander, face(100, 0.1)])).toBe(bystander);
+    expect(mainFace([bystander, subject], 0)).toBe(bystander);
+    expect(mainFace([])).toBeUndefined();
   });
 });
 
@@ -133,7 +144,7 @@ describe('embeddings', () => {
       .resize(300)
       .jpeg({ quality: 70 })
       .toBuffer();
-    const again = largestFace((await engine.analyze(reframed, { embed: true })).faces)!;
+    const again = mainFace((await engine.analyze(reframed, { embed: true })).faces)!;
     const same = cosineSimilarity(f0.embedding, again.embedding);
     const others = photo.faces.slice(1).map((f) => cosineSimilarity(f0.embedding, f.embedding));
     expect(same).toBeGreaterThan(engine.threshold);
@@ -159,7 +170,7 @@ describeShared('with ../shared (labelled faces and extra models)', () => {
     const byId = new Map<string, string[]>();
     for (const [file, id] of rows) byId.set(id, [...(byId.get(id) ?? []), file]);
     const pairs = [...byId.values()].filter((f) => f.length >= 2).slice(0, 8);
-    const embed = async (file: string) => largestFace((await engine.analyze(readFileSync(path.join(SHARED, 'faces', file)), { embed: true })).faces)!.embedding;
+    const embed = async (file: string) => mainFace((await engine.analyze(readFileSync(path.join(SHARED, 'faces', file)), { embed: true })).faces)!.embedding;
     const firsts = await Promise.all(pairs.map((p) => embed(p[0])));
     const seconds = await Promise.all(pairs.map((p) => embed(p[1])));
     for (let i = 0; i < pairs.length; i++) {

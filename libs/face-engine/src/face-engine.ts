@@ -156,8 +156,19 @@ function scaleTemplate(width: number, height: number): FivePoints {
   return ARCFACE_TEMPLATE_112.map(([x, y]) => [(x * width) / 112, (y * height) / 112] as Point) as FivePoints;
 }
 
-/** The largest face by box area, or undefined. */
-export function largestFace<F extends Face>(faces: readonly F[]): F | undefined {
+/** The enrolment floor's default (FACEPIPE_ENROLL_MIN_QUALITY): below it a face is a poor reference. */
+export const MAIN_FACE_MIN_QUALITY = 0.2;
+
+/**
+ * The face a photo is about: the largest by box area among those of at least `minQuality`, or
+ * the largest of all when none is. By area alone a bystander cut off at the frame's edge can win:
+ * a profile with a bigger box at quality 0.05 beside the subject's face at 0.23.
+ */
+export function mainFace<F extends Face>(faces: readonly F[], minQuality = MAIN_FACE_MIN_QUALITY): F | undefined {
+  return largest(faces.filter((f) => f.quality >= minQuality)) ?? largest(faces);
+}
+
+function largest<F extends Face>(faces: readonly F[]): F | undefined {
   let best: F | undefined;
   let bestArea = -1;
   for (const f of faces) {

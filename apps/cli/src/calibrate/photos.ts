@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { largestFace, toErrorInfo, type FaceEngine } from '@facepipe/face-engine';
+import { mainFace, toErrorInfo, type FaceEngine } from '@facepipe/face-engine';
 import { forEachInOrder } from '../engine';
 
 export interface LabelledPhoto {
@@ -93,7 +93,7 @@ export async function embedLargestFaces(
     async (photo): Promise<Outcome> => {
       try {
         const image = await engine.decodeFile(photo.file);
-        const face = largestFace(await engine.detect(image));
+        const face = mainFace(await engine.detect(image));
         // engine.embed of one face is exactly what analyze({embed: true}) computes for it.
         return { photo, embedding: face && (await engine.embed(image, [face]))[0] };
       } catch (err) {
