@@ -220,6 +220,12 @@ describe('PhotoFetcher', () => {
           case '/gzip-bomb': // 300 bytes on the wire, 1 MB decoded
             res.writeHead(200, { 'content-encoding': 'gzip' });
             return res.end(zlib.gzipSync(Buffer.alloc(1_000_000)));
+          case '/empty-encoding':
+            res.writeHead(200, { 'content-encoding': '' });
+            return res.end('remote photo');
+          case '/to-port-0':
+            res.writeHead(302, { location: 'http://127.0.0.1:0/photo' });
+            return res.end();
           case '/zstd':
             res.writeHead(200, { 'content-encoding': 'zstd' });
             return res.end('whatever');
@@ -316,6 +322,12 @@ describe('PhotoFetcher', () => {
       expect((await open().fetch({ kind: 'url', url: url('/gzip') })).toString()).toBe('remote photo');
       expect(await codeOf(open().fetch({ kind: 'url', url: url('/gzip-bomb') }))).toBe('PHOTO_TOO_LARGE');
       await expect(open().fetch({ kind: 'url', url: url('/zstd') })).rejects.toMatchObject({ code: 'URL_FETCH_FAILED', message: expect.stringContaining('"zstd"') });
+      expect((await open().fetch({ kind: 'url', url: url('/empty-encoding') })).toString()).toBe('remote photo'); // an empty list: none
+    });
+
+    it('refuses port 0, also behind a redirect (Node would connect to port 80)', async () => {
+      expect(await codeOf(open().fetch({ kind: 'url', url: url('/to-port-0') }))).toBe('URL_NOT_ALLOWED');
+      expect(await codeOf(open().fetch({ kind: 'url', url: 'http://127.0.0.1:0/photo' }))).toBe('URL_NOT_ALLOWED');
     });
 
     it('fails with URL_FETCH_FAILED on non-2xx answers and unreachable hosts', async () => {

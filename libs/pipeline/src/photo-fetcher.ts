@@ -162,7 +162,7 @@ export class PhotoFetcher {
         }
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > max) return fail(tooLarge(max));
-        const encoding = (res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+        const encoding = res.headers['content-encoding']?.trim().toLowerCase() || 'identity'; // an empty list is none
         const decoder = DECODERS[encoding];
         if (decoder === undefined) return fail(new PipelineError('URL_FETCH_FAILED', `${url.host} sent the photo with content-encoding "${encoding}", which cannot be decoded`));
         // Object stores serve files uploaded compressed with their Content-Encoding, asked or not.
@@ -203,6 +203,8 @@ function parseHttpUrl(raw: string): URL {
     throw new PipelineError('URL_NOT_ALLOWED', 'not a valid URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new PipelineError('URL_NOT_ALLOWED', `scheme ${url.protocol} is not allowed`);
+  // Port 0 is no port: Node would connect to the scheme's default one instead (a redirect may name it).
+  if (url.port === '0') throw new PipelineError('URL_NOT_ALLOWED', 'port 0 is not a port');
   return url;
 }
 

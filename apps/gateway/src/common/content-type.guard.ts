@@ -34,7 +34,10 @@ export class ContentTypeGuard implements CanActivate {
     // which fields are missing; a multipart form without a body has nothing to say.
     const declared = contentType?.split(';')[0].trim().toLowerCase();
     if (declared && types.includes(declared) && req.is(types) === null) {
-      if (declared === 'application/json') return true;
+      if (declared === 'application/json') {
+        req.body ??= {}; // the JSON parser leaves it unset without a body
+        return true;
+      }
       throw ApiError.badRequest('INVALID_MULTIPART', 'The request has no body: send the multipart form');
     }
     if (contentType && req.is(types)) {
