@@ -182,6 +182,17 @@ describe('identities and synchronous calls (gateway)', () => {
       expect([again.status, again.body.jobId]).toEqual([202, first.body.jobId]);
     });
 
+    it('starts one job of many asked for at once: the same settings get its id, others 409', async () => {
+      expect((await gw.fetch('/v1/collections', { method: 'POST', json: { name: 'busy' } })).status).toBe(201);
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => gw.fetch('/v1/collections/busy/recluster', { method: 'POST', json: { eps: i % 2 ? 0.6 : 0.3 } })),
+      );
+      const started = answers.filter((r) => r.status === 202);
+      expect(new Set(started.map((r) => r.body.jobId)).size).toBe(1);
+      expect(started.length).toBe(4); // the settings of the first to start, asked four times
+      expect(answers.filter((r) => r.status === 409).map((r) => r.body.error.code)).toEqual(Array(4).fill('RECLUSTER_IN_PROGRESS'));
+    });
+
     it.each([
       ['a text/plain body', { 'content-type': 'text/plain' }, '{"minFaces":0}', 415, 'UNSUPPORTED_MEDIA_TYPE'],
       ['a form-urlencoded body', { 'content-type': 'application/x-www-form-urlencoded' }, 'minFaces=0', 415, 'UNSUPPORTED_MEDIA_TYPE'],

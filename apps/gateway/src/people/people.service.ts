@@ -26,6 +26,24 @@ const RECLUSTER_STATUS_TTL_S = 7 * 86_400;
  * is an index operation it runs (IndexOpsClient); this service checks the collection and the
  * identities, and tracks recluster jobs.
  */
+/**
+ * Starts a recluster unless one is queued or running for the collection: answers that one's
+ * status (JSON), or nil once it has set the new one as the collection's current.
+ * KEYS: current job of the collection, new status. ARGV: status key prefix, job id, status, TTL (s).
+ */
+const START_RECLUSTER = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local status = redis.call('GET', ARGV[1] .. current)
+  if status then
+    local state = cjson.decode(status).state
+    if state == 'queued' or state == 'running' then return status end
+  end
+end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
+return false`;
+
 @Injectable()
 export class PeopleService {
   constructor(
@@ -84,32 +102,27 @@ export class PeopleService {
    */
   async recluster(collection: string, body: { minFaces: number; eps?: number }): Promise<{ jobId: string; started: boolean }> {
     await this.collections.assertExists(collection);
-    const currentKey = reclusterCurrentKey(this.config.prefix, collection);
-    const current = await this.redis.get(currentKey);
     const eps = body.eps ?? this.config.clusterThreshold;
-    if (current) {
-      const status = await this.readStatus(current);
-      if (status && (status.state === 'queued' || status.state === 'running')) {
-        // The same request again is that job; other settings would be silently dropped.
-        if (status.minFaces === body.minFaces && status.eps === eps) return { jobId: current, started: false };
-        throw new ApiError(409, 'RECLUSTER_IN_PROGRESS', `Recluster ${current} (minFaces ${status.minFaces}, eps ${status.eps}) is still ${status.state} on "${collection}"; ask again once it has finished`);
-      }
-    }
     const jobId = `r${randomBytes(12).toString('hex')}`;
-    const status: ReclusterStatus = {
+    const status: ReclusterStatus = { jobId, collection, state: 'queued', minFaces: body.minFaces, eps, createdAt: new Date().toISOString() };
+    // One script: two requests at once must not both start one.
+    const running = (await this.redis.eval(
+      START_RECLUSTER,
+      2,
+      reclusterCurrentKey(this.config.prefix, collection),
+      reclusterStatusKey(this.config.prefix, jobId),
+      reclusterStatusKey(this.config.prefix, ''),
       jobId,
-      collection,
-      state: 'queued',
-      minFaces: body.minFaces,
-      eps,
-      createdAt: new Date().toISOString(),
-    };
-    await this.redis
-      .multi()
-      .set(reclusterStatusKey(this.config.prefix, jobId), JSON.stringify(status), 'EX', RECLUSTER_STATUS_TTL_S)
-      .set(currentKey, jobId, 'EX', RECLUSTER_STATUS_TTL_S)
-      .exec();
-    await this.indexOps.enqueue({ requestId: jobId, collection, op: { type: 'recluster', minFaces: body.minFaces, eps: status.eps } });
+      JSON.stringify(status),
+      String(RECLUSTER_STATUS_TTL_S),
+    )) as string | null;
+    if (running !== null) {
+      const other = JSON.parse(running) as ReclusterStatus;
+      // The same request again is that job; other settings would be silently dropped.
+      if (other.minFaces === body.minFaces && other.eps === eps) return { jobId: other.jobId, started: false };
+      throw new ApiError(409, 'RECLUSTER_IN_PROGRESS', `Recluster ${other.jobId} (minFaces ${other.minFaces}, eps ${other.eps}) is still ${other.state} on "${collection}"; ask again once it has finished`);
+    }
+    await this.indexOps.enqueue({ requestId: jobId, collection, op: { type: 'recluster', minFaces: body.minFaces, eps } });
     return { jobId, started: true };
   }
 
