@@ -74,7 +74,10 @@ export class MatchProcessor {
 
     const old = (await this.index.scroll(collection, { filter: { photoKey: key }, limit: 10_000 })).items;
     // What was decided about a face stays with that face, wherever the detector lists it now.
-    const earlier = old.length > 0 && vectors.length > 0 ? sameFaces(vectors, await this.index.getVectors(collection, old.map((h) => h.id))) : [];
+    const earlier =
+      old.length > 0 && vectors.length > 0
+        ? sameFaces(vectors, await this.index.getVectors(collection, old.map((h) => h.id)), { current: data.faces.map((f) => f.box), earlier: old.map((h) => h.payload.box) })
+        : [];
     const faces: IndexedFace[] = [];
     for (const [i, f] of data.faces.entries()) {
       const id = faceId(collection, key, f.index);

@@ -11,6 +11,16 @@ describe('sameFaces', () => {
     expect(sameFaces([v(0.9, 0.3, 0), v(1, 0.05, 0)], [a])).toEqual([-1, 0]);
   });
 
+  it('tells two faces of one person apart by their place when their similarities almost tie (twins, a face pasted twice)', () => {
+    const left: [number, number, number, number] = [0, 0, 100, 100], right: [number, number, number, number] = [400, 0, 100, 100];
+    const a = v(1, 0.01, 0), b = v(1, 0, 0.01);
+    // Re-encoded, each copy is a hair closer to the other one's vector: the places decide.
+    expect(sameFaces([v(1, 0, 0.011), v(1, 0.011, 0)], [a, b], { current: [left, right], earlier: [left, right] })).toEqual([0, 1]);
+    expect(sameFaces([v(1, 0, 0.011), v(1, 0.011, 0)], [a, b])).toEqual([1, 0]); // without boxes, the vectors
+    // A clearly closer vector still wins over the place.
+    expect(sameFaces([v(1, 0, 0)], [v(0.85, 0.5, 0), v(1, 0.02, 0)], { current: [left], earlier: [left, right] })).toEqual([1]);
+  });
+
   it('leaves a face of another picture unpaired: its decisions do not carry over', () => {
     // Cosine 0.7: the same person in another photo, not the same face.
     const other = v(0.7, Math.sqrt(1 - 0.49), 0);

@@ -13,12 +13,27 @@
 export const SAME_FACE_SIMILARITY = 0.8;
 
 /**
- * For each of `current`, the index in `earlier` of the same face, or -1. Pairs are
- * one-to-one, most similar first (greedy), and only at SAME_FACE_SIMILARITY or above. An earlier
- * face without a vector (null) pairs with nothing.
+ * How much the overlap of two boxes adds to their similarity when pairs are ranked: enough to
+ * tell apart two faces of one person at almost the same similarity (twins, a face pasted twice),
+ * far too little to overrule an embedding (another face of the picture is under 0.5).
  */
-export function sameFaces(current: Float32Array[], earlier: (Float32Array | null)[], min = SAME_FACE_SIMILARITY): number[] {
-  const pairs: [similarity: number, now: number, before: number][] = [];
+const PLACE_WEIGHT = 0.05;
+
+/** A box as faces carry it: x, y, width, height. */
+export type Box = readonly [number, number, number, number];
+
+/**
+ * For each of `current`, the index in `earlier` of the same face, or -1. Pairs are one-to-one, most
+ * similar first (greedy; with boxes, the overlap of the two boxes breaks near-ties), and only at
+ * SAME_FACE_SIMILARITY or above. An earlier face without a vector (null) pairs with nothing.
+ */
+export function sameFaces(
+  current: Float32Array[],
+  earlier: (Float32Array | null)[],
+  boxes?: { current: readonly (Box | undefined)[]; earlier: readonly (Box | undefined)[] },
+  min = SAME_FACE_SIMILARITY,
+): number[] {
+  const pairs: [rank: number, now: number, before: number][] = [];
   current.forEach((a, i) =>
     earlier.forEach((b, j) => {
       if (!b || b.length !== a.length) return;
@@ -29,7 +44,7 @@ export function sameFaces(current: Float32Array[], earlier: (Float32Array | null
         bb += b[d] * b[d];
       }
       const s = ab / Math.sqrt(aa * bb);
-      if (s >= min) pairs.push([s, i, j]);
+      if (s >= min) pairs.push([s + PLACE_WEIGHT * overlap(boxes?.current[i], boxes?.earlier[j]), i, j]);
     }),
   );
   pairs.sort((x, y) => y[0] - x[0]);
@@ -41,4 +56,14 @@ export function sameFaces(current: Float32Array[], earlier: (Float32Array | null
     taken.add(j);
   }
   return out;
+}
+
+/** Intersection over union of two boxes; 0 when either is missing. */
+function overlap(a: Box | undefined, b: Box | undefined): number {
+  if (!a || !b) return 0;
+  const w = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
+  const h = Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  const inter = w * h;
+  return inter / (a[2] * a[3] + b[2] * b[3] - inter);
 }
