@@ -106,10 +106,26 @@ describe('assignPersons keeps the manual decisions', () => {
     expect(assignPersons(moved, labels(-1, 0, 0, 0))).toEqual(['B', 'B', 'A', 'A']);
   });
 
-  it('faces that had the person of pinned faces keep it when they cluster with them, even in a smaller part', () => {
-    // M's pinned faces are in two clusters; the unpinned M faces of each stay M.
-    const points = [p('m1', 'M', true), p('f1', 'M'), p('f2', 'M'), p('m2', 'M', true), p('f3', 'M')];
-    expect(assignPersons(points, labels(0, 0, 0, 1, 1))).toEqual(['M', 'M', 'M', 'M', 'M']);
+  it('faces that had the person of pinned faces keep it with them, but not where a bigger part has it', () => {
+    // A human merged b1, b2 into B; later faces f1, f2 joined B on ingest: they stay B.
+    const joined = [p('b1', 'B', true), p('b2', 'B', true), p('f1', 'B'), p('f2', 'B')];
+    expect(assignPersons(joined, labels(0, 0, 0, 0))).toEqual(['B', 'B', 'B', 'B']);
+    // c0 was moved into B (pinned); a loose recluster put c1, c2 (c0's own person) into B too.
+    // Now c0, c1, c2 cluster apart from B's own faces: c1, c2 do not stay B by c0's pin.
+    const moved = [p('b1', 'B', true), p('b2', 'B', true), p('f1', 'B'), p('c0', 'B', true), p('c1', 'B'), p('c2', 'B')];
+    expect(assignPersons(moved, labels(0, 0, 0, 1, 1, 1))).toEqual(['B', 'B', 'B', 'B', newPersonId('c1'), newPersonId('c1')]);
+  });
+
+  it('never gives two clusters one id: a new id another cluster kept is derived again', () => {
+    // Q = newPersonId('a') was given by an earlier recluster; now the cluster holding 'a' split
+    // off, and the part without 'a' (bigger) kept Q. The part with 'a' must not get Q again.
+    const Q = newPersonId('a');
+    const points = [p('a', Q), p('x', Q), p('y', Q), p('z', Q), p('w', Q)];
+    const out = assignPersons(points, labels(0, 0, 1, 1, 1));
+    expect(out.slice(2)).toEqual([Q, Q, Q]);
+    expect(out[0]).toBe(out[1]);
+    expect(out[0]).not.toBe(Q);
+    expect(out[0]).toMatch(/^person_[0-9a-f]{24}$/);
   });
 
   it('a cluster that only had the id of pinned faces elsewhere gets a new one: no two clusters become one person', () => {

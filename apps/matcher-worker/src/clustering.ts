@@ -74,9 +74,8 @@ export function dbscan(neighbours: Neighbour[][], minFaces: number): Int32Array 
  * - the unpinned faces of a cluster take the person most of them had, unless a bigger cluster took
  *   it first (a person that split: its larger part keeps the id), or pinned faces hold it and
  *   none of them is in this cluster (the faces had the id from an earlier, looser recluster, and
- *   keeping it would join two clusters into one person); with pinned faces of that person among
- *   them, they keep it in any case. Otherwise they get a new id derived from their smallest face
- *   id (deterministic);
+ *   keeping it would join two clusters into one person). Otherwise they get a new id derived
+ *   from their smallest face id (deterministic), one no other cluster has;
  * - pinned faces never pull the other faces of their cluster into their person: a face a human
  *   moved out of a person still clusters with that person's faces, which must not follow it into
  *   the person it was moved to (a wrong merge is worse than a split);
@@ -101,9 +100,10 @@ export function assignPersons(points: ClusterPoint[], labels: Int32Array): strin
     const free = members.filter((i) => !isPinned(i));
     if (free.length === 0) continue;
     const candidate = majority(free.map((i) => points[i].personId).filter((p): p is string => !!p));
-    const withItsPinned = candidate !== undefined && members.some((i) => isPinned(i) && points[i].personId === candidate);
-    const unclaimed = candidate !== undefined && !claimed.has(candidate) && !pinnedPersons.has(candidate);
-    const person = candidate !== undefined && (withItsPinned || unclaimed) ? candidate : newPersonId(minId(points, free));
+    const withItsPinned = members.some((i) => isPinned(i) && points[i].personId === candidate);
+    const keep = candidate !== undefined && !claimed.has(candidate) && (withItsPinned || !pinnedPersons.has(candidate));
+    const taken = (id: string) => claimed.has(id) || pinnedPersons.has(id);
+    const person = keep ? candidate : freshPersonId(minId(points, free), taken);
     claimed.add(person);
     for (const i of free) out[i] = person;
   }
@@ -113,6 +113,18 @@ export function assignPersons(points: ClusterPoint[], labels: Int32Array): strin
 /** `person_` + 24 hex digits, like the ids ingest gives, derived from a face id. */
 export function newPersonId(seedFaceId: string, salt = 'recluster'): string {
   return 'person_' + createHash('sha256').update(`${salt}\u0000${seedFaceId}`).digest('hex').slice(0, 24);
+}
+
+/**
+ * A new person id from a face id that no other cluster has: the plain derivation can be taken
+ * already (an earlier recluster gave it to the cluster this face was in then, which has since
+ * split), and two clusters under one id would be one person.
+ */
+function freshPersonId(seedFaceId: string, taken: (id: string) => boolean): string {
+  for (let n = 0; ; n++) {
+    const id = newPersonId(seedFaceId, n === 0 ? 'recluster' : `recluster\u0000${n}`);
+    if (!taken(id)) return id;
+  }
 }
 
 function minId(points: ClusterPoint[], members: number[]): string {

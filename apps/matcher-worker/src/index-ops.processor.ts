@@ -197,9 +197,11 @@ export class IndexOpsProcessor {
       target = op.personId;
       // Moving a face into a person merges it in, and like a merge it pins the person's faces too:
       // a recluster keeps them with the face a human put there, and no cluster apart from them
-      // keeps their id (clustering.ts).
-      const into = (await this.scrollAll(collection, { personId: target, kind: 'person' })).filter((h) => h.id !== face.id && !h.payload.pinned);
-      await this.patch(collection, into, { pinned: true });
+      // keeps their id (clustering.ts). A face "moved" to the person it is in only pins itself.
+      if (target !== face.payload.personId) {
+        const into = (await this.scrollAll(collection, { personId: target, kind: 'person' })).filter((h) => !h.payload.pinned);
+        await this.patch(collection, into, { pinned: true });
+      }
     } else {
       target = 'person_' + createHash('sha256').update(`moved\u0000${op.faceId}`).digest('hex').slice(0, 24);
     }
