@@ -138,6 +138,33 @@ describe('assignPersons keeps the manual decisions', () => {
     expect(assignPersons(more, labels(0, 0, 1, 1, 1))).toEqual(['X', 'X', ...Array(3).fill(newPersonId('c'))]);
   });
 
+  it('holds its rules on random inputs: pins kept, one id per cluster, no id in two clusters, stable when run again', () => {
+    const r = rng(11);
+    for (let run = 0; run < 300; run++) {
+      const n = 2 + Math.floor(r() * 14);
+      const persons = ['A', 'B', 'C', 'D', newPersonId('f0'), newPersonId('f3')];
+      const points: ClusterPoint[] = Array.from({ length: n }, (_, i) => ({ id: `f${i}`, personId: persons[Math.floor(r() * persons.length)], pinned: r() < 0.25 }));
+      const labels = Int32Array.from({ length: n }, () => Math.floor(r() * 4) - 1); // -1: noise
+      const out = assignPersons(points, labels);
+      const group = (i: number) => (labels[i] >= 0 ? `c${labels[i]}` : `noise${i}`);
+      const pinnedIn = new Map<string, Set<string>>(); // person → groups holding its pinned faces
+      points.forEach((pt, i) => {
+        if (pt.pinned) pinnedIn.set(pt.personId!, (pinnedIn.get(pt.personId!) ?? new Set()).add(group(i)));
+      });
+      const groupsOf = new Map<string, Set<string>>(); // id given to unpinned faces → their groups
+      points.forEach((pt, i) => {
+        if (pt.pinned) return expect(out[i]).toBe(pt.personId); // a pinned face keeps its person
+        groupsOf.set(out[i], (groupsOf.get(out[i]) ?? new Set()).add(group(i)));
+        // A pinned person's id only beside its pinned faces.
+        if (pinnedIn.has(out[i])) expect(pinnedIn.get(out[i])!.has(group(i))).toBe(true);
+      });
+      for (const [id, groups] of groupsOf) expect({ id, groups: groups.size }).toEqual({ id, groups: 1 });
+      // Run again on its own outcome: nothing changes.
+      const again = assignPersons(points.map((pt, i) => ({ ...pt, personId: out[i] })), labels);
+      expect(again).toEqual(out);
+    }
+  });
+
   it('noise faces stay people of their own', () => {
     const points = [p('a', 'A'), p('b', 'A'), p('c', 'C'), p('d', 'A')];
     const out = assignPersons(points, labels(0, 0, -1, -1));
