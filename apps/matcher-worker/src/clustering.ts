@@ -93,6 +93,7 @@ export function assignPersons(points: ClusterPoint[], labels: Int32Array): strin
   const claimed = new Set<string>();
   const isPinned = (i: number) => points[i].pinned && !!points[i].personId;
   const pinnedPersons = new Set(points.filter((_, i) => isPinned(i)).map((p) => p.personId!));
+  const taken = (id: string) => claimed.has(id) || pinnedPersons.has(id);
   const out = points.map((p) => p.personId ?? '');
   // Biggest groups first: when a person split, its larger part keeps the id.
   const ordered = [...groups.values()].sort((a, b) => b.length - a.length || minId(points, a).localeCompare(minId(points, b)));
@@ -102,7 +103,6 @@ export function assignPersons(points: ClusterPoint[], labels: Int32Array): strin
     const candidate = majority(free.map((i) => points[i].personId).filter((p): p is string => !!p));
     const withItsPinned = members.some((i) => isPinned(i) && points[i].personId === candidate);
     const keep = candidate !== undefined && !claimed.has(candidate) && (withItsPinned || !pinnedPersons.has(candidate));
-    const taken = (id: string) => claimed.has(id) || pinnedPersons.has(id);
     const person = keep ? candidate : freshPersonId(minId(points, free), taken);
     claimed.add(person);
     for (const i of free) out[i] = person;

@@ -21,12 +21,6 @@ import { IdentityRecords } from './identity-records';
 const RECLUSTER_STATUS_TTL_S = 7 * 86_400;
 
 /**
- * Unknown people of a collection: listing them, naming one into an identity, merging, moving a
- * face, and full re-clustering. The face index belongs to the matcher-worker, so every operation
- * is an index operation it runs (IndexOpsClient); this service checks the collection and the
- * identities, and tracks recluster jobs.
- */
-/**
  * Starts a recluster unless one is queued or running for the collection: answers that one's
  * status (JSON), or nil once it has set the new one as the collection's current.
  * KEYS: current job of the collection, new status. ARGV: status key prefix, job id, status, TTL (s).
@@ -44,6 +38,12 @@ redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
 return false`;
 
+/**
+ * Unknown people of a collection: listing them, naming one into an identity, merging, moving a
+ * face, and full re-clustering. The face index belongs to the matcher-worker, so every operation
+ * is an index operation it runs (IndexOpsClient); this service checks the collection and the
+ * identities, and tracks recluster jobs.
+ */
 @Injectable()
 export class PeopleService {
   constructor(
@@ -98,7 +98,8 @@ export class PeopleService {
 
   /**
    * Starts a full re-clustering in the matcher and answers at once with its job id; while one is
-   * queued or running for the collection, asking again answers that one.
+   * queued or running for the collection, asking again with its settings answers that one, and
+   * with others is 409.
    */
   async recluster(collection: string, body: { minFaces: number; eps?: number }): Promise<{ jobId: string; started: boolean }> {
     await this.collections.assertExists(collection);
