@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { isUtf8 } from 'node:buffer';
 import { checkRedis } from '@facepipe/pipeline';
 import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -9,6 +8,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import { AllExceptionsFilter, expressErrorHandler } from './common/all-exceptions.filter';
 import { OPEN_PATHS, apiKeyMiddleware } from './common/api-key.middleware';
+import { jsonBodies } from './common/json-body';
 import { redisAvailable } from './common/redis-available.middleware';
 import { answerParserErrors } from './common/parser-errors';
 import { GatewayLogger } from './common/gateway-logger';
@@ -54,22 +54,12 @@ export async function createGatewayApp(config: GatewayConfig, options: CreateGat
   app.use(accessLog(logger));
   app.use(redisAvailable(app.get(Redis)));
   app.use(apiKeyMiddleware(config.apiKey, app.get(KeysService)));
-  app.useBodyParser('json', { limit: gatewayOptions(config).jsonBodyLimit, verify: requireUtf8 });
+  app.use(jsonBodies(gatewayOptions(config).jsonBodyLimit));
   app.use(expressErrorHandler(logger));
 
   app.useGlobalFilters(new AllExceptionsFilter(logger));
   setupOpenApi(app);
   return app;
-}
-
-/**
- * JSON travels in UTF-8 (RFC 8259). Without this check body-parser would decode other bytes to
- * U+FFFD and store the mangled text, or decode another declared charset. body-parser keeps the
- * error's `type`, which maps to 415 UNSUPPORTED_MEDIA_TYPE (common/error-mapping.ts).
- */
-function requireUtf8(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
-  if (encoding.toLowerCase() !== 'utf-8') throw Object.assign(new Error(`JSON must be UTF-8, not ${encoding}`), { type: 'charset.unsupported' });
-  if (!isUtf8(body)) throw Object.assign(new Error('The JSON body is not valid UTF-8'), { type: 'charset.unsupported' });
 }
 
 /** One JSON line per answered request (successful probes and scrapes excepted: they come every few seconds). */

@@ -33,6 +33,7 @@ const BODY_PARSER_ERRORS: Record<string, { status: number; code: string; message
   'entity.too.large': { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large' },
   'entity.verify.failed': { status: 400, code: 'BAD_REQUEST' },
   'charset.unsupported': { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  'json.too.complex': { status: 400, code: 'INVALID_JSON' },
   'encoding.unsupported': { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
   'request.aborted': { status: 400, code: 'REQUEST_ABORTED', message: 'The request was aborted' },
   'request.size.invalid': { status: 400, code: 'BAD_REQUEST', message: 'The request body size does not match its Content-Length' },
@@ -98,11 +99,22 @@ export function fromZod(err: ZodError): MappedError {
   const issue = err.issues[0];
   // An unknown member is named by its own path (`colour`, `items.0.colour`), not its parent's.
   const path = issue?.code === 'unrecognized_keys' && issue.keys.length > 0 ? [...issue.path, issue.keys[0]] : issue?.path;
-  const field = path && path.length > 0 ? path.map(String).join('.') : undefined;
+  const joined = path && path.length > 0 ? path.map(String).join('.') : undefined;
+  const field = joined !== undefined && joined.length > 256 ? `${joined.slice(0, 256)}…` : joined;
   // JSON numbers past ±1.8e308 parse as ±Infinity, which zod refuses as "expected number, received number".
-  const said = issue?.code === 'invalid_type' && issue.expected === 'number' && / received number$/.test(issue.message) ? 'must be a finite number' : issue?.message;
+  const said =
+    issue?.code === 'invalid_type' && issue.expected === 'number' && / received number$/.test(issue.message)
+      ? 'must be a finite number'
+      : issue?.code === 'unrecognized_keys'
+        ? unknownMembers(issue.keys) // zod lists every one: a million-member body got a 13 MB answer
+        : issue?.message;
   const message = said ? (field ? `${field}: ${said}` : said) : 'Invalid request';
   return known(400, 'VALIDATION_FAILED', message, field);
+}
+
+function unknownMembers(keys: string[]): string {
+  const named = keys.slice(0, 5).map((k) => JSON.stringify(k.length > 64 ? `${k.slice(0, 64)}…` : k)).join(', ');
+  return `unknown member${keys.length > 1 ? 's' : ''} ${named}${keys.length > 5 ? ` and ${keys.length - 5} more` : ''}`;
 }
 
 function known(status: number, code: string, message: string, field?: string): MappedError {

@@ -135,7 +135,7 @@ describe('bad input to the ingest routes', () => {
     // No Content-Length at all (as `curl -X POST -H 'content-type: application/json'` sends): the same.
     ['a JSON content type and no body at all', () => rawRequest(gw.base, `POST ${photos} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n`), 400, 'VALIDATION_FAILED', 'items'],
     ['a multipart content type and no body at all', () => rawRequest(gw.base, `POST ${photos} HTTP/1.1\r\nhost: x\r\ncontent-type: multipart/form-data; boundary=x\r\nconnection: close\r\n\r\n`), 400, 'INVALID_MULTIPART'],
-    ['1,000,000 nested arrays', () => post(gw.base, photos, JSON_TYPE, `{"items":${'['.repeat(1e6)}${']'.repeat(1e6)}}`), 400, 'VALIDATION_FAILED', 'items.0'],
+    ['1,000,000 nested arrays', () => post(gw.base, photos, JSON_TYPE, `{"items":${'['.repeat(1e6)}${']'.repeat(1e6)}}`), 400, 'INVALID_JSON'],
     ['a __proto__ member', () => post(gw.base, photos, JSON_TYPE, '{"items":[],"__proto__":{"seal":false}}'), 400, 'VALIDATION_FAILED'],
     ['text/plain', () => post(gw.base, photos, { 'content-type': 'text/plain' }, json({ items: [good()] })), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['no content type', () => post(gw.base, photos, {}, json({ items: [good()] })), 415, 'UNSUPPORTED_MEDIA_TYPE'],
