@@ -244,6 +244,21 @@ describe('decodeImage: refusals', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('decodes a motion photo: a JPEG followed by a video whose bytes hold hundreds of FF DA pairs', async () => {
+    const still = await ramp(64, 48).jpeg().toBuffer();
+    // Compressed video is near-random; this trailer holds an FF DA pair every 4 KiB, after an MP4 header.
+    const video = randomBytes(2 * 1024 * 1024);
+    for (let at = 0; at + 1 < video.length; at += 4096) video.set([0xff, 0xda], at);
+    const motion = Buffer.concat([still, Buffer.from('\0\0\0\x18ftypmp42', 'latin1'), video]);
+    expect(await decodeImage(motion)).toMatchObject({ width: 64, height: 48 });
+    // Its scans, before the end-of-image marker, are still counted: the same trailer after a JPEG of too many scans is refused.
+    const progressive = await ramp(64, 48).jpeg({ progressive: true }).toBuffer();
+    const lastScan = progressive.lastIndexOf(Buffer.from([0xff, 0xda]));
+    const scan = progressive.subarray(lastScan, progressive.length - 2);
+    const many = Buffer.concat([progressive.subarray(0, progressive.length - 2), ...Array.from({ length: MAX_JPEG_SCANS }, () => scan), Buffer.from([0xff, 0xd9]), video]);
+    await expectCode(decodeImage(many), 'IMAGE_DECODE_FAILED');
+  });
+
   it('refuses a PNG header claiming 100000×100000 before decoding anything', async () => {
     const err = await expectCode(decodeImage(pngHeaderOnly(100_000, 100_000)), 'IMAGE_TOO_LARGE');
     expect(err.message).toContain('100000×100000');

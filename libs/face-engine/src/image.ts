@@ -51,6 +51,10 @@ export async function decodeImage(input: Buffer, options: DecodeOptions = {}): P
       cause: err,
     });
   }
+  // HEIF holding HEVC (an iPhone's HEIC) rather than AV1 (AVIF): libvips is built without an HEVC decoder.
+  if (meta.format === 'heif' && meta.compression !== 'av1') {
+    throw new FaceEngineError('UNSUPPORTED_IMAGE_FORMAT', `HEIF with ${meta.compression ?? 'unknown'} compression (an iPhone's HEIC) is not supported: send it as JPEG (accepted: JPEG, PNG, WebP, AVIF, TIFF, GIF)`);
+  }
   if (!meta.format || !ACCEPTED_FORMATS.has(meta.format)) {
     throw new FaceEngineError(
       'UNSUPPORTED_IMAGE_FORMAT',
@@ -95,16 +99,29 @@ export async function decodeImage(input: Buffer, options: DecodeOptions = {}): P
 }
 
 /**
- * Start-of-scan markers (FF DA) in a JPEG, counted up to `stop`. Entropy-coded data stuffs every
- * FF byte with 00, so FF DA there is always a marker; one inside metadata (an EXIF thumbnail, by
- * chance in an ICC profile) adds a few, far below the limit.
+ * Start-of-scan markers in a JPEG's primary image, counted up to `stop`: its marker segments are
+ * walked (each skipped by its length, so an EXIF thumbnail inside APP1 does not count) and the
+ * entropy-coded data between them searched for the next marker, up to the first end-of-image.
+ * What follows that (a motion photo's video, an MPF second image, a vendor trailer: near-random
+ * bytes, one FF DA per 64 KiB) is not this photo's: counting it refused 8 MB motion photos.
  */
 function jpegScans(b: Buffer, stop: number): number {
   let n = 0;
-  for (let at = b.indexOf(SOS); at >= 0 && n < stop; at = b.indexOf(SOS, at + 2)) n++;
+  for (let at = 2; n < stop; ) {
+    at = b.indexOf(0xff, at);
+    if (at < 0 || at + 1 >= b.length) break;
+    const marker = b[at + 1];
+    if (marker === 0xff) at += 1; // fill byte
+    else if (marker === 0x00 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) at += 2; // stuffed FF, TEM, RSTn: no length
+    else if (marker === 0xd9) break; // EOI
+    else {
+      if (marker === 0xda) n++;
+      if (at + 4 > b.length) break;
+      at += 2 + b.readUInt16BE(at + 2);
+    }
+  }
   return n;
 }
-const SOS = Buffer.from([0xff, 0xda]);
 const EOI = Buffer.from([0xff, 0xd9]);
 
 /** Whether the JPEG's frame (its first SOFn marker, walking the header's segments) is baseline or extended sequential. */
