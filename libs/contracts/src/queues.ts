@@ -22,7 +22,9 @@ export const photoSourceSchema = z.discriminatedUnion('kind', [
   // `sha256`: the content's hash, when the blob is private (stored under a random id; see BlobStore).
   z.object({ kind: z.literal('blob'), blobId: z.string().regex(/^[a-f0-9]{64}$/), sha256: z.string().regex(/^[a-f0-9]{64}$/).optional() }),
   z.object({ kind: z.literal('url'), url: z.string().url() }),
-  z.object({ kind: z.literal('path'), path: z.string().min(1) }),
+  // `roots`: the submitting API key's own path roots (each inside FACEPIPE_PATH_ROOTS); the file's
+  // real path must lie under one of them too. Absent for the admin key.
+  z.object({ kind: z.literal('path'), path: z.string().min(1), roots: z.array(z.string().min(1)).optional() }),
 ]);
 export type PhotoSource = z.infer<typeof photoSourceSchema>;
 

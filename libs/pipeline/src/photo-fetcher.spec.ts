@@ -151,6 +151,26 @@ describe('PhotoFetcher', () => {
       expect(await codeOf(fetcher().fetch({ kind: 'path', path: p() }))).toBe('PATH_NOT_ALLOWED');
     });
 
+    it("keeps an API key's source inside the key's own roots, by the path as written and by its real path", async () => {
+      // Two tenants' folders under one root; tenant A's holds links into B's and out of the root.
+      const a = path.join(root, 'tenant-a'), b = path.join(root, 'tenant-b');
+      await fs.mkdir(a, { recursive: true });
+      await fs.mkdir(b, { recursive: true });
+      await fs.writeFile(path.join(a, 'own.jpg'), 'photo-of-a');
+      await fs.writeFile(path.join(b, 'private.jpg'), 'photo-of-b');
+      await fs.symlink(path.join(b, 'private.jpg'), path.join(a, 'link-to-b.jpg'));
+      await fs.symlink(dir, path.join(root, 'tenant-c')); // a key root that is itself a link out of the root
+      const ofA = (p: string) => fetcher().fetch({ kind: 'path', path: p, roots: [a] });
+      expect((await ofA(path.join(a, 'own.jpg'))).toString()).toBe('photo-of-a');
+      expect(await codeOf(ofA(path.join(b, 'private.jpg')))).toBe('PATH_NOT_ALLOWED');
+      expect(await codeOf(ofA(`${a}/../tenant-b/private.jpg`))).toBe('PATH_NOT_ALLOWED');
+      expect(await codeOf(ofA(path.join(a, 'link-to-b.jpg')))).toBe('PATH_NOT_ALLOWED');
+      // Without the key's roots (the admin key) the same link is inside the configured root: read.
+      expect((await fetcher().fetch({ kind: 'path', path: path.join(a, 'link-to-b.jpg') })).toString()).toBe('photo-of-b');
+      expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(root, 'tenant-c', 'secret.txt'), roots: [path.join(root, 'tenant-c')] }))).toBe('PATH_NOT_ALLOWED');
+      expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(a, 'own.jpg'), roots: [] }))).toBe('PATH_NOT_ALLOWED');
+    });
+
     it('refuses every path when no root is configured', async () => {
       expect(await codeOf(fetcher({ pathRoots: [] }).fetch({ kind: 'path', path: path.join(root, 'sub', 'a.jpg') }))).toBe('PATH_NOT_ALLOWED');
     });

@@ -49,21 +49,28 @@ export class PhotoFetcher {
       case 'blob':
         return this.opts.blobs.read(source.blobId);
       case 'path':
-        return this.fetchPath(source.path);
+        return this.fetchPath(source.path, source.roots);
       case 'url':
         return this.fetchUrl(source.url, opts.timeoutMs ?? this.opts.timeoutMs);
     }
   }
 
-  private async fetchPath(requested: string): Promise<Buffer> {
+  /**
+   * A file under the configured roots and, when the submitting API key has its own (`keyRoots`,
+   * each inside the configured ones), under one of those too, by its path as written and by its
+   * real path: a symlink in a tenant's folder must not lead into another tenant's.
+   */
+  private async fetchPath(requested: string, keyRoots?: string[]): Promise<Buffer> {
     const roots = this.opts.pathRoots;
     if (roots.length === 0) throw notAllowedPath('path sources are disabled (FACEPIPE_PATH_ROOTS is empty)');
     if (!path.isAbsolute(requested)) throw notAllowedPath('a path source must be absolute');
-    const realRoots = (await Promise.all(roots.map((r) => fs.realpath(r).catch(() => null)))).filter((r): r is string => r !== null);
+    const realRoots = await realPaths(roots);
+    const realKeyRoots = keyRoots && (await realPaths(keyRoots));
     // First the path as written (`..` collapsed), so nothing is learnt about files outside the
     // roots, not even whether they exist …
     const lexical = path.resolve(requested);
     if (![...roots, ...realRoots].some((root) => isInside(root, lexical))) throw notAllowedPath('the path is outside the allowed roots');
+    if (keyRoots && ![...keyRoots, ...realKeyRoots!].some((root) => isInside(root, lexical))) throw notAllowedPath("the path is outside the API key's roots");
     if (requested.endsWith('/')) throw new PipelineError('PATH_NOT_FOUND', 'a path ending in "/" names a folder, not a photo');
     let real: string;
     try {
@@ -74,6 +81,7 @@ export class PhotoFetcher {
     }
     // … then where it really leads: a symlink inside a root must not point out of it.
     if (!realRoots.some((root) => isInside(root, real))) throw notAllowedPath('the path resolves outside the allowed roots');
+    if (realKeyRoots && !realKeyRoots.some((root) => isInside(root, real))) throw notAllowedPath("the path resolves outside the API key's roots");
     let file: fs.FileHandle;
     try {
       // O_NOFOLLOW: the resolved path has no symlink left, so one appearing now is a swap.
@@ -234,4 +242,9 @@ function notAllowedPath(message: string, cause?: unknown): PipelineError {
 
 function tooLarge(maxBytes: number): PipelineError {
   return new PipelineError('PHOTO_TOO_LARGE', `photo is larger than ${maxBytes} bytes`);
+}
+
+/** The real paths of the folders that exist (a missing root allows nothing). */
+async function realPaths(folders: string[]): Promise<string[]> {
+  return (await Promise.all(folders.map((f) => fs.realpath(f).catch(() => null)))).filter((r): r is string => r !== null);
 }

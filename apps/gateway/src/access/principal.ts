@@ -9,7 +9,7 @@ import type { Scope } from './access.decorator';
  */
 export type Principal =
   | { kind: 'admin'; via: 'admin-key' | 'no-key-configured' }
-  | { kind: 'key'; id: string; collections: ReadonlySet<string>; scopes: ReadonlySet<Scope> };
+  | { kind: 'key'; id: string; collections: ReadonlySet<string>; scopes: ReadonlySet<Scope>; pathRoots: readonly string[] };
 
 const PRINCIPAL = Symbol('facepipe.principal');
 

@@ -48,7 +48,7 @@ export function apiKeyMiddleware(apiKey: string | undefined, keys: IssuedKeys) {
     // the wrong key that was sent, never about a stored key.
     keys.findByDigest(digest).then((record) => {
       if (!record) return unauthorized(res, 'Invalid API key');
-      setPrincipal(req, { kind: 'key', id: record.id, collections: new Set(record.collections), scopes: new Set<Scope>(record.scopes) });
+      setPrincipal(req, { kind: 'key', id: record.id, collections: new Set(record.collections), scopes: new Set<Scope>(record.scopes), pathRoots: record.pathRoots });
       next();
     }, next);
   };

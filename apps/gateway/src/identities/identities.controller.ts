@@ -7,6 +7,7 @@ import { Accepts, ContentTypeGuard } from '../common/content-type.guard';
 import { API_KEY_SECURITY, ERROR_SCHEMA } from '../common/openapi';
 import { openApiSchema, parseWith } from '../common/zod';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
+import { sourcePolicy } from '../jobs/photo-submission';
 import { MULTIPART_PHOTO_SCHEMA, noFieldsSchema, photoJsonSchema, photoSource, refuseOtherFiles, enrollQuerySchema } from '../recognition/recognition.schemas';
 import { SyncPhotoRoute } from '../recognition/sync-upload.interceptor';
 import {
@@ -165,10 +166,6 @@ export class IdentitiesController {
       parseWith(noFieldsSchema, { ...(req.body as object) });
     }
     const json = multipart ? undefined : parseWith(photoJsonSchema, req.body);
-    return this.identities.enroll(name, id, photoSource(req, 'photo', json, this.policy()), all);
-  }
-
-  private policy() {
-    return { pathRoots: this.config.pathRoots, allowPrivateUrls: this.config.allowPrivateUrls };
+    return this.identities.enroll(name, id, photoSource(req, 'photo', json, sourcePolicy(this.config, req)), all);
   }
 }

@@ -18,7 +18,7 @@ import {
   submitResponseSchema,
 } from './jobs.schemas';
 import { JobsService } from './jobs.service';
-import { type SubmissionMode, type Submission, parseJsonSubmission, parseMultipartSubmission } from './photo-submission';
+import { type SubmissionMode, type Submission, parseJsonSubmission, parseMultipartSubmission, sourcePolicy } from './photo-submission';
 import { PhotoUploadInterceptor } from './photo-upload.interceptor';
 import { CollectionExistsGuard, OpenJobGuard } from './submission.guards';
 
@@ -125,7 +125,7 @@ export class JobsController {
   }
 
   private parse(req: Request, files: UploadedPhoto[] | undefined, mode: SubmissionMode): Submission {
-    const policy = { pathRoots: this.config.pathRoots, allowPrivateUrls: this.config.allowPrivateUrls };
+    const policy = sourcePolicy(this.config, req);
     return req.is('multipart/form-data')
       ? parseMultipartSubmission(files, req.body, mode, policy)
       : parseJsonSubmission(req.body, mode, policy);

@@ -1,5 +1,7 @@
 import { ENROLL_PHOTO_KEY, MAX_ITEMS_PER_REQUEST, PHOTO_KEY, type PhotoSource } from '@facepipe/contracts';
+import type { Request } from 'express';
 import path from 'node:path';
+import { principalOf } from '../access/principal';
 import { ApiError } from '../common/api-error';
 import { checkPhotoUrl, checkWebhookUrl } from '../common/url-policy';
 import type { UploadedPhoto } from './blob-storage.engine';
@@ -24,6 +26,22 @@ export type SubmissionMode = 'create' | 'add';
 export interface SourcePolicy {
   pathRoots: string[];
   allowPrivateUrls: boolean;
+  /**
+   * An issued key's own path roots (each inside `pathRoots`): its path sources must lie under one
+   * of them, and carry them to the detector, which checks the file's real path against them too.
+   * Absent for the admin key, which reads all of `pathRoots`.
+   */
+  keyPathRoots?: readonly string[];
+}
+
+/** The source rules for the caller of `req`. */
+export function sourcePolicy(config: { pathRoots: string[]; allowPrivateUrls: boolean }, req: Request): SourcePolicy {
+  const principal = principalOf(req);
+  return {
+    pathRoots: config.pathRoots,
+    allowPrivateUrls: config.allowPrivateUrls,
+    ...(principal?.kind === 'key' ? { keyPathRoots: principal.pathRoots } : {}),
+  };
 }
 
 /** `{"items": [...], "webhook"?, "seal"?}` → Submission; every check that needs no I/O happens here. */
@@ -101,8 +119,19 @@ function urlSource(raw: string, policy: SourcePolicy, field: string): PhotoSourc
   return { kind: 'url', url: checkPhotoUrl(raw, policy.allowPrivateUrls, field).href };
 }
 
-function pathSource(raw: string, policy: SourcePolicy, field: string): PhotoSource {
-  return { kind: 'path', path: checkPath(raw, policy.pathRoots, field) };
+/** A `path` source the caller may read (lexically: the detector checks the real path). */
+export function pathSource(raw: string, policy: SourcePolicy, field: string): PhotoSource {
+  const checked = checkPath(raw, policy.pathRoots, field);
+  const own = policy.keyPathRoots;
+  if (own === undefined) return { kind: 'path', path: checked };
+  if (!own.some((root) => isWithin(path.resolve(checked), root))) {
+    throw ApiError.badRequest(
+      'PATH_NOT_ALLOWED',
+      own.length === 0 ? `${field}: this API key may not read server paths (it has no pathRoots)` : `${field}: ${raw} is not under one of this API key's pathRoots`,
+      field,
+    );
+  }
+  return { kind: 'path', path: checked, roots: [...own] };
 }
 
 /** Keys must match PHOTO_KEY, not be an enrolment's, and be unique within the request. */

@@ -16,7 +16,7 @@ type KeysCommands = { facepipeRevokeKey(ids: string, byDigest: string, id: strin
 
 /**
  * Issued API keys in Redis, stored by the sha256 of the key, never the key itself:
- * - `<prefix>:apikeys:by-digest`: hex sha256(key) → JSON {id, collections, scopes, createdAt}
+ * - `<prefix>:apikeys:by-digest`: hex sha256(key) → JSON {id, collections, scopes, pathRoots, createdAt}
  *   (one HGET authenticates a request; no cache, so a revocation counts at once on every replica);
  * - `<prefix>:apikeys:ids`: id → hex sha256(key), for listing and revoking.
  */
@@ -39,18 +39,24 @@ export class KeysRepository {
 
   async findByDigest(digest: string): Promise<KeyView | null> {
     const raw = await this.redis.hget(this.byDigestKey, digest);
-    return raw === null ? null : (JSON.parse(raw) as KeyView);
+    return raw === null ? null : parseRecord(raw);
   }
 
   async list(): Promise<KeyView[]> {
     const digests = await this.redis.hvals(this.idsKey);
     if (digests.length === 0) return [];
     const raws = await this.redis.hmget(this.byDigestKey, ...digests);
-    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as KeyView);
+    return raws.filter((r): r is string => r !== null).map(parseRecord);
   }
 
   /** True when the key existed. */
   async revoke(id: string): Promise<boolean> {
     return (await this.redis.facepipeRevokeKey(this.idsKey, this.byDigestKey, id)) === 1;
   }
+}
+
+/** A stored key; one stored before keys had `pathRoots` has none (path sources are the admin key's alone then). */
+function parseRecord(raw: string): KeyView {
+  const record = JSON.parse(raw) as Omit<KeyView, 'pathRoots'> & { pathRoots?: string[] };
+  return { ...record, pathRoots: record.pathRoots ?? [] };
 }

@@ -15,6 +15,11 @@ export const createKeySchema = z
   .object({
     collections: z.array(collectionNameSchema).max(1000).transform(unique),
     scopes: z.array(z.enum(SCOPES)).min(1, 'at least one scope').transform(unique),
+    pathRoots: z
+      .array(z.string().min(1).max(4096))
+      .max(100)
+      .optional()
+      .describe('server folders (each FACEPIPE_PATH_ROOTS or inside one) whose files this key may send as `path` sources; none by default'),
   })
   .strict();
 export type CreateKey = z.infer<typeof createKeySchema>;
@@ -24,6 +29,7 @@ export const keyViewSchema = z.object({
   id: z.string(),
   collections: z.array(z.string()),
   scopes: z.array(z.enum(SCOPES)),
+  pathRoots: z.array(z.string()),
   createdAt: z.string(),
 });
 export type KeyView = z.infer<typeof keyViewSchema>;

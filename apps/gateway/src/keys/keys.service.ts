@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { ApiError } from '../common/api-error';
 import { GatewayLogger } from '../common/gateway-logger';
+import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
+import { isWithin } from '../jobs/photo-submission';
 import { KeysRepository } from './keys.repository';
 import { type CreateKey, type CreatedKey, KEY_ID, type KeyView } from './keys.schemas';
 
@@ -23,6 +26,7 @@ export class KeysService {
   constructor(
     private readonly repo: KeysRepository,
     private readonly logger: GatewayLogger,
+    @InjectConfig() private readonly config: GatewayConfig,
   ) {}
 
   /** A new key: `fpk_` + 32 random bytes in base64url. The caller sees it once; only its digest is kept. */
@@ -32,11 +36,30 @@ export class KeysService {
       id: `k${randomBytes(8).toString('hex')}`,
       collections: input.collections,
       scopes: input.scopes,
+      pathRoots: this.keyPathRoots(input.pathRoots ?? []),
       createdAt: new Date().toISOString(),
     };
     await this.repo.create(keyDigest(key).toString('hex'), record);
-    this.logger.info('api key created', { keyId: record.id, collections: record.collections, scopes: record.scopes });
+    this.logger.info('api key created', { keyId: record.id, collections: record.collections, scopes: record.scopes, pathRoots: record.pathRoots });
     return { ...record, key };
+  }
+
+  /**
+   * A key's path roots, normalised: absolute, each FACEPIPE_PATH_ROOTS or inside one. A tenant's
+   * key reads only the folders it is given (FACEPIPE_PATH_ROOTS is one list for every caller).
+   */
+  private keyPathRoots(roots: string[]): string[] {
+    const out = new Set<string>();
+    roots.forEach((raw, i) => {
+      const field = `pathRoots.${i}`;
+      if (raw.includes('\0') || !path.isAbsolute(raw)) throw ApiError.badRequest('PATH_NOT_ALLOWED', `${field}: must be an absolute path`, field);
+      const root = path.resolve(raw);
+      if (!this.config.pathRoots.some((allowed) => root === path.resolve(allowed) || isWithin(root, allowed))) {
+        throw ApiError.badRequest('PATH_NOT_ALLOWED', `${field}: ${raw} is not FACEPIPE_PATH_ROOTS nor inside one of them`, field);
+      }
+      out.add(root);
+    });
+    return [...out];
   }
 
   async list(): Promise<KeyView[]> {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DEMO_DIR, type Json, type TestGateway, startTestGateway } from '../testing/test-gateway';
 
@@ -60,6 +61,7 @@ describe('API keys', () => {
       key: expect.stringMatching(/^fpk_[A-Za-z0-9_-]{43}$/),
       collections: ['alpha', 'later'], // deduplicated; "later" need not exist yet
       scopes: ['read', 'write'],
+      pathRoots: [],
       createdAt: expect.any(String),
     });
     expect(Buffer.from(created.key.slice(4), 'base64url')).toHaveLength(32); // 256 random bits
@@ -67,7 +69,7 @@ describe('API keys', () => {
     const list = await gw.fetch('/v1/keys', { headers: admin });
     expect(list.status).toBe(200);
     const listed = list.body.items.find((k: Json) => k.id === created.id);
-    expect(listed).toEqual({ id: created.id, collections: ['alpha', 'later'], scopes: ['read', 'write'], createdAt: created.createdAt });
+    expect(listed).toEqual({ id: created.id, collections: ['alpha', 'later'], scopes: ['read', 'write'], pathRoots: [], createdAt: created.createdAt });
     expect(list.text).not.toContain(created.key);
 
     // Hashed storage: neither the key nor its random part is anywhere in Redis; its sha256 is.
@@ -246,5 +248,75 @@ describe('API keys on a development server (no FACEPIPE_API_KEY)', () => {
     expect((await gw.fetch('/v1/keys', { headers })).status).toBe(403);
     expect((await gw.fetch('/v1/collections/other', { headers: { 'x-api-key': 'made-up' } })).status).toBe(401);
     expect((await gw.fetch('/v1/collections/other', { headers: { 'x-api-key': '' } })).status).toBe(200);
+  });
+});
+
+describe("API keys' path roots", () => {
+  let gw: TestGateway;
+  let root: string;
+  const tenantA = () => path.join(root, 'tenant-a');
+  const tenantB = () => path.join(root, 'tenant-b');
+
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'facepipe-key-roots-'));
+    for (const dir of [tenantA(), tenantB()]) {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'photo.jpg'), readFileSync(path.join(DEMO_DIR, 'sample1.jpg')));
+    }
+    gw = await startTestGateway({ FACEPIPE_API_KEY: ADMIN_KEY, FACEPIPE_PATH_ROOTS: root });
+    expect((await gw.fetch('/v1/collections', { method: 'POST', json: { name: 'alpha' }, headers: admin })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const key = async (pathRoots?: string[]) => {
+    const res = await gw.fetch('/v1/keys', { method: 'POST', json: { collections: ['alpha'], scopes: ['read', 'write'], ...(pathRoots ? { pathRoots } : {}) }, headers: admin });
+    expect(res.status).toBe(201);
+    return { headers: { 'x-api-key': res.body.key as string }, view: res.body };
+  };
+  const submit = (headers: Record<string, string>, file: string) =>
+    gw.fetch('/v1/collections/alpha/photos', { method: 'POST', json: { items: [{ key: path.basename(path.dirname(file)), path: file }] }, headers });
+
+  it('gives an issued key no server paths unless it is given folders inside FACEPIPE_PATH_ROOTS', async () => {
+    // FACEPIPE_PATH_ROOTS is one list for every caller: a key for one collection could read (and
+    // learn the existence of) every other tenant's files under it.
+    const plain = await key();
+    expect(plain.view.pathRoots).toEqual([]);
+    const refused = await submit(plain.headers, path.join(tenantB(), 'photo.jpg'));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toEqual({ code: 'PATH_NOT_ALLOWED', field: 'items.0.path', message: 'items.0.path: this API key may not read server paths (it has no pathRoots)' });
+    const detect = await gw.fetch('/v1/detect', { method: 'POST', json: { path: path.join(tenantB(), 'photo.jpg') }, headers: plain.headers });
+    expect({ status: detect.status, code: detect.body.error.code }).toEqual({ status: 400, code: 'PATH_NOT_ALLOWED' });
+
+    const ofA = await key([`${tenantA()}/`, tenantA()]);
+    expect(ofA.view.pathRoots).toEqual([tenantA()]); // normalised, deduplicated
+    const other = await submit(ofA.headers, path.join(tenantB(), 'photo.jpg'));
+    expect(other.body.error).toMatchObject({ code: 'PATH_NOT_ALLOWED', field: 'items.0.path' });
+    expect((await submit(ofA.headers, `${tenantA()}/../tenant-b/photo.jpg`)).body.error.code).toBe('PATH_NOT_ALLOWED');
+    // Its own folder is accepted, and the queued source carries its roots: the detector checks the real path against them.
+    const own = await submit(ofA.headers, path.join(tenantA(), 'photo.jpg'));
+    expect(own.status).toBe(202);
+    const [queued] = await gw.detectQueue.getJobs(['waiting', 'prioritized']);
+    expect(queued.data.source).toEqual({ kind: 'path', path: path.join(tenantA(), 'photo.jpg'), roots: [tenantA()] });
+
+    // The admin key reads every root, with no roots attached.
+    expect((await submit(admin, path.join(tenantB(), 'photo.jpg'))).status).toBe(202);
+  });
+
+  it('refuses key folders outside FACEPIPE_PATH_ROOTS', async () => {
+    for (const [pathRoots, field] of [
+      [['/etc'], 'pathRoots.0'],
+      [[tenantA(), `${root}-sibling`], 'pathRoots.1'],
+      [[`${root}/../x`], 'pathRoots.0'],
+      [['relative/dir'], 'pathRoots.0'],
+    ] as const) {
+      const res = await gw.fetch('/v1/keys', { method: 'POST', json: { collections: ['alpha'], scopes: ['read'], pathRoots }, headers: admin });
+      expect({ pathRoots, status: res.status, code: res.body.error?.code, field: res.body.error?.field }).toEqual({ pathRoots, status: 400, code: 'PATH_NOT_ALLOWED', field });
+    }
+    // The root itself may be given whole.
+    expect((await key([root])).view.pathRoots).toEqual([root]);
   });
 });

@@ -7,6 +7,7 @@ import { CollectionsService } from '../collections/collections.service';
 import { API_KEY_SECURITY, ERROR_SCHEMA } from '../common/openapi';
 import { openApiSchema, parseWith } from '../common/zod';
 import { InjectConfig, type GatewayConfig } from '../config/gateway-config';
+import { sourcePolicy } from '../jobs/photo-submission';
 import { CollectionExistsGuard, checkedCollection } from '../jobs/submission.guards';
 import {
   DEFAULT_SEARCH_K,
@@ -91,7 +92,7 @@ export class RecognitionController {
       json = parseWith(searchJsonSchema, req.body);
       params = json as typeof params;
     }
-    const source = photoSource(req, 'photo', json, this.policy());
+    const source = photoSource(req, 'photo', json, sourcePolicy(this.config, req));
     const threshold = params.threshold ?? (await this.collections.matchThreshold(name, checkedCollection(req)));
     return this.sync.run({ collection: name, source, request: { op: 'search', k: params.k, threshold, exact: params.exact } });
   }
@@ -124,8 +125,8 @@ export class RecognitionController {
       threshold = body.threshold;
       refs = body;
     }
-    const a = photoSource(req, 'a', refs.a, this.policy(), 'a');
-    const b = photoSource(req, 'b', refs.b, this.policy(), 'b');
+    const a = photoSource(req, 'a', refs.a, sourcePolicy(this.config, req), 'a');
+    const b = photoSource(req, 'b', refs.b, sourcePolicy(this.config, req), 'b');
     return this.sync.run({ source: a, request: { op: 'verify', b, threshold: threshold ?? this.config.defaultThreshold } });
   }
 
@@ -148,10 +149,6 @@ export class RecognitionController {
     } else {
       json = parseWith(photoJsonSchema, req.body);
     }
-    return this.sync.run({ source: photoSource(req, 'photo', json, this.policy()), request: { op: 'detect' } });
-  }
-
-  private policy() {
-    return { pathRoots: this.config.pathRoots, allowPrivateUrls: this.config.allowPrivateUrls };
+    return this.sync.run({ source: photoSource(req, 'photo', json, sourcePolicy(this.config, req)), request: { op: 'detect' } });
   }
 }

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../common/api-error';
 import { checkPhotoUrl } from '../common/url-policy';
-import { checkPath, type SourcePolicy } from '../jobs/photo-submission';
+import { pathSource, type SourcePolicy } from '../jobs/photo-submission';
 import { SYNC_FILE_FIELDS, type SyncFileField, type SyncUploads, namelessSyncPhoto } from './sync-upload.interceptor';
 
 export { detectResultSchema, enrollResultSchema, searchResultSchema, verifyResultSchema } from '@facepipe/contracts';
@@ -68,7 +68,7 @@ export function photoSource(req: Request, field: SyncFileField, json: { url?: st
   }
   const at = (name: string) => (jsonField ? `${jsonField}.${name}` : name);
   if (json?.url !== undefined) return { kind: 'url', url: checkPhotoUrl(json.url, policy.allowPrivateUrls, at('url')).href };
-  return { kind: 'path', path: checkPath(json!.path!, policy.pathRoots, at('path')) };
+  return pathSource(json!.path!, policy, at('path'));
 }
 
 /**
