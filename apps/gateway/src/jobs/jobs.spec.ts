@@ -169,6 +169,21 @@ describe('photo submission and batch jobs', () => {
       }
     });
 
+    it("keys a URL item without a key by the URL minus its user name and password, and names the url field when that key is refused", async () => {
+      const url = 'https://alice:S3cretPw@photos.example.com/2.jpg?size=large';
+      const res = await gw.fetch('/v1/collections/urls/photos', { method: 'POST', json: { items: [{ url }] } });
+      expect(res.status).toBe(202);
+      const job = await detectJob('urls', 'https://photos.example.com/2.jpg?size=large');
+      expect(job!.data).toMatchObject({ key: 'https://photos.example.com/2.jpg?size=large', source: { kind: 'url', url } }); // fetched with them
+      expect(JSON.stringify((await gw.fetch(`/v1/jobs/${res.body.jobId}/results`)).body)).not.toContain('S3cretPw');
+      // A URL without credentials keys as written, as before (a re-submission keeps its key).
+      const plain = 'https://Photos.Example.com/a%7e.jpg';
+      expect((await gw.fetch('/v1/collections/urls/photos', { method: 'POST', json: { items: [{ url: plain }] } })).status).toBe(202);
+      expect(await detectJob('urls', plain)).toBeDefined();
+      const long = await gw.fetch('/v1/collections/urls/photos', { method: 'POST', json: { items: [{ url: `https://photos.example.com/${'p'.repeat(600)}.jpg` }] } });
+      expect(long.body.error).toMatchObject({ code: 'INVALID_PHOTO_KEY', field: 'items.0.url', message: expect.stringContaining('give one') });
+    });
+
     it('validates items: one of url/path, keys, duplicates, webhook URL', async () => {
       const post = (json: unknown) => gw.fetch('/v1/collections/urls/photos', { method: 'POST', json });
       const both = await post({ items: [{ url: 'https://e.com/a.jpg', path: `${root}/a.jpg` }] });

@@ -53,9 +53,11 @@ export function parseJsonSubmission(body: unknown, mode: SubmissionMode, policy:
   const parsed: AddPhotos & Partial<Pick<SubmitPhotos, 'webhook'>> = mode === 'create' ? submitPhotosSchema.parse(body) : addPhotosSchema.parse(body);
   const photos = parsed.items.map((item, i): PhotoToAdd => {
     const source = item.url !== undefined ? urlSource(item.url, policy, `items.${i}.url`) : pathSource(item.path!, policy, `items.${i}.path`);
-    return { key: item.key ?? item.url ?? item.path!, source };
+    return { key: item.key ?? (item.url !== undefined ? urlKey(item.url) : item.path!), source };
   });
-  checkKeys(photos.map((p) => p.key), (i) => `items.${i}.key`);
+  // A key the client did not give is named by the field it came from.
+  const given = (i: number) => parsed.items[i].key !== undefined;
+  checkKeys(photos.map((p) => p.key), (i) => (given(i) ? `items.${i}.key` : `items.${i}.${parsed.items[i].url !== undefined ? 'url' : 'path'}`), (i) => (given(i) ? '' : ' (it is the photo key when the item has no "key": give one)'));
   const webhook = parsed.webhook;
   return {
     photos,
@@ -134,12 +136,26 @@ export function pathSource(raw: string, policy: SourcePolicy, field: string): Ph
   return { kind: 'path', path: checked, roots: [...own] };
 }
 
+/**
+ * The photo key of a URL item without one: the URL without its user name and password, which
+ * would otherwise be shown to every reader of the collection (a webhook's are masked the same way).
+ * The query stays: it may be what tells two photos apart (`photo?id=7`). A presigned URL's
+ * signature is in it and changes with each signing, so such items need a `key` of their own.
+ */
+function urlKey(raw: string): string {
+  const url = new URL(raw); // valid: checked as the source first
+  if (url.username === '' && url.password === '') return raw; // as written: the key earlier submissions got
+  url.username = '';
+  url.password = '';
+  return url.href;
+}
+
 /** Keys must match PHOTO_KEY, not be an enrolment's, and be unique within the request. */
-function checkKeys(keys: string[], fieldOf: (i: number) => string): void {
+function checkKeys(keys: string[], fieldOf: (i: number) => string, hintOf: (i: number) => string = () => ''): void {
   const seen = new Map<string, number>();
   keys.forEach((key, i) => {
     if (!PHOTO_KEY.test(key)) {
-      throw ApiError.badRequest('INVALID_PHOTO_KEY', `${fieldOf(i)}: a photo key is 1–512 characters of valid UTF-8 without control characters`, fieldOf(i));
+      throw ApiError.badRequest('INVALID_PHOTO_KEY', `${fieldOf(i)}: a photo key is 1–512 characters of valid UTF-8 without control characters${hintOf(i)}`, fieldOf(i));
     }
     if (ENROLL_PHOTO_KEY.test(key)) {
       throw ApiError.badRequest('INVALID_PHOTO_KEY', `${fieldOf(i)}: keys enroll/<identity id>/… are those of enrolled photos; enrol with POST /v1/collections/{name}/identities/{id}/faces`, fieldOf(i));
