@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
@@ -252,6 +253,24 @@ describe('PhotoFetcher', () => {
           case '/stall':
             res.writeHead(200);
             return res.write('partial'); // and never ends
+          case '/cut':
+            // promises 800 bytes, sends 400 and hangs up
+            res.writeHead(200, { 'content-length': '800' });
+            res.write(Buffer.alloc(400, 7));
+            return setTimeout(() => res.socket?.destroy(), 50);
+          case '/big-slow': {
+            // 900 bytes, one 100-byte chunk at a time
+            res.writeHead(200);
+            let sent = 0;
+            const tick = () => {
+              if (res.destroyed) return;
+              if (sent === 900) return res.end();
+              sent += 100;
+              res.write(Buffer.alloc(100, sent / 100));
+              setTimeout(tick, 5);
+            };
+            return tick();
+          }
           case '/hang':
             return; // never answers
           case '/missing':
@@ -370,6 +389,39 @@ describe('PhotoFetcher', () => {
       expect((err as Error).message).toMatch(/within 300 ms/);
       expect(Date.now() - started).toBeLessThan(2000);
     }, 5000);
+
+    describe('streamed into a private blob (fetchToBlob)', () => {
+      const tmpFiles = async () => (await fs.readdir(path.join(dir, 'blobs', 'tmp')).catch(() => [])).length;
+
+      it('stores the bytes as they arrive under a random id, with their hash', async () => {
+        const { blobId, sha256 } = await open().fetchToBlob({ kind: 'url', url: url('/big-slow') });
+        const bytes = await blobs.read(blobId);
+        expect(bytes).toHaveLength(900);
+        expect(bytes[899]).toBe(9);
+        expect(sha256).toBe(crypto.createHash('sha256').update(bytes).digest('hex'));
+        expect(blobId).not.toBe(sha256);
+        await blobs.delete(blobId);
+      });
+
+      it.each([
+        ['/big-chunked', 'PHOTO_TOO_LARGE'],
+        ['/gzip-bomb', 'PHOTO_TOO_LARGE'],
+        ['/cut', 'URL_FETCH_FAILED'],
+        ['/missing', 'URL_FETCH_FAILED'],
+        ['/redirect?n=4', 'URL_FETCH_FAILED'],
+      ])('fails %s with %s and keeps nothing of it', async (p, code) => {
+        expect(await codeOf(open().fetchToBlob({ kind: 'url', url: url(p) }))).toBe(code);
+        expect(await tmpFiles()).toBe(0);
+      });
+
+      it('times out a body that stalls, and refuses private addresses before any request', async () => {
+        const err = await fetcher({ allowPrivateUrls: true, timeoutMs: 300 }).fetchToBlob({ kind: 'url', url: url('/stall') }).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'URL_FETCH_FAILED', message: expect.stringMatching(/within 300 ms/) });
+        expect(await tmpFiles()).toBe(0);
+        expect(await codeOf(fetcher().fetchToBlob({ kind: 'url', url: url('/photo') }))).toBe('URL_NOT_ALLOWED');
+        expect(requests).toEqual(['/stall']);
+      });
+    });
 
     it("takes a call's own time limit instead of the configured one (a waiting caller's time left)", async () => {
       const started = Date.now();

@@ -77,8 +77,8 @@ export class SyncCalls {
   /** A URL source as a private blob of its bytes (listed in `fetched`); other sources as they are. */
   private async fetchUrl(source: PhotoSource, deadline: number, fetched: string[]): Promise<PhotoSource> {
     if (source.kind !== 'url') return source;
-    const bytes = await this.fetcher.fetch(source, { timeoutMs: syncFetchTimeoutMs(deadline, this.config.fetchTimeoutMs) });
-    const { blobId, sha256 } = await this.blobs.put(bytes, this.config.maxPhotoBytes, { private: true }).catch((err: unknown) => {
+    // Streamed to disk as it arrives: a gateway holds no photo in memory, however many calls fetch at once.
+    const { blobId, sha256 } = await this.fetcher.fetchToBlob(source, { timeoutMs: syncFetchTimeoutMs(deadline, this.config.fetchTimeoutMs) }).catch((err: unknown) => {
       throw storageFull(err, this.logger) ?? err;
     });
     fetched.push(blobId);
