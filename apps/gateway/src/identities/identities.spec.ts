@@ -98,13 +98,18 @@ describe('identities and synchronous calls (gateway)', () => {
       expect(res.body.error.message).toContain(field);
     });
 
-    it('refuses metadata nested 20,000 levels (40 KB, under the body limit) without overflowing the stack', async () => {
+    it('refuses metadata nested 40 levels, and 20,000 levels (40 KB, under the body limit) without overflowing the stack', async () => {
       for (const method of ['POST', 'PATCH']) {
         const route = method === 'POST' ? '/v1/collections/people/identities' : `/v1/collections/people/identities/${(await create('people', { name: 'Flat' })).body.id}`;
-        const body = `{"name":"Deep","metadata":{"a":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`;
-        const res = await gw.fetch(route, { method, headers: { 'content-type': 'application/json' }, body });
-        expect(res.status).toBe(400);
-        expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringContaining('levels') });
+        const send = (levels: number) =>
+          gw.fetch(route, { method, headers: { 'content-type': 'application/json' }, body: `{"name":"Deep","metadata":{"a":${'['.repeat(levels)}${']'.repeat(levels)}}}` });
+        const deeper = await send(40);
+        expect(deeper.status).toBe(400);
+        expect(deeper.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'metadata', message: expect.stringContaining('at most 32 levels') });
+        // Past the body's own limit (64 levels) the parser refuses it from its bytes.
+        const deepest = await send(20_000);
+        expect(deepest.status).toBe(400);
+        expect(deepest.body.error).toEqual({ code: 'INVALID_JSON', message: 'The JSON body nests deeper than 64 levels' });
       }
     });
 

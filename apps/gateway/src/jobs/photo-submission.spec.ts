@@ -69,7 +69,7 @@ describe('parseJsonSubmission', () => {
 
   it('refuses a key longer than 512 characters, e.g. one derived from a long URL', () => {
     const url = `https://e.com/${'x'.repeat(600)}.jpg`;
-    expect(apiError(() => parseJsonSubmission({ items: [{ url }] }, 'create', policy))).toMatchObject({ code: 'INVALID_PHOTO_KEY', field: 'items.0.key' });
+    expect(apiError(() => parseJsonSubmission({ items: [{ url }] }, 'create', policy))).toMatchObject({ code: 'INVALID_PHOTO_KEY', field: 'items.0.url' });
     expect(parseJsonSubmission({ items: [{ url, key: 'short' }] }, 'create', policy).photos[0].key).toBe('short');
   });
 });
