@@ -29,7 +29,7 @@ import {
   expectSize, fileNames, type Manifest, MANIFEST, openSnapshotVectors, readManifest, readProjection, readSnapshotRecords, writeManifest,
   writeSnapshot,
 } from './snapshot';
-import { decodeOp, type EncodedOp, encodeOp, encodeRecord, scanWal, WAL_HEADER_BYTES, type WalOp, WalWriter } from './wal';
+import { decodeOp, type EncodedOp, encodeOp, encodeRecord, scanWal, WAL_HEADER_BYTES, type WalOp, WalWriteRefused, WalWriter } from './wal';
 
 /** Ops per WAL record are capped by size so one record stays a reasonable single write. */
 const GROUP_BYTES = 64 * 1024 * 1024;
@@ -226,6 +226,13 @@ export class EmbeddedCollection {
     try {
       await this.wal.append(encodeRecord(group.map((p) => p.op)));
     } catch (err) {
+      if (err instanceof WalWriteRefused) {
+        // Nothing of these writes was kept and the log is whole: refuse them alone. Failing the
+        // collection for good made one full disk break it until the matcher restarted.
+        const refused = new FaceIndexError('WRITE_FAILED', `collection ${this.name}: the write-ahead log could not be written (${err.message}); nothing was kept, try again`, { cause: err });
+        for (const p of group) p.reject(refused);
+        return;
+      }
       this.fail(`the write-ahead log could not be written or synced: ${(err as Error).message}`, err);
       for (const p of group) p.reject(err instanceof FaceIndexError ? err : this.failure);
       return;

@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { promises as fsPromises } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeFaceIndexConformance, rng, unit } from '../conformance/face-index.conformance';
@@ -181,6 +182,40 @@ describe('EmbeddedFaceIndex persistence', () => {
       await expectState(again, 'c1', faces);
       await again.close();
     }
+  });
+
+  it('refuses only the writes of a WAL append the disk refused (ENOSPC), and takes writes again once there is room', async () => {
+    const dir = tempDir();
+    const index = await EmbeddedFaceIndex.open(dir, opts);
+    await index.ensureCollection('c1', DIM);
+    const faces = makeFaces(8, 30, 'n');
+    await index.upsert('c1', faces.slice(0, 10));
+    const wal = path.join(dir, 'c1', 'wal-0.log');
+    const before = statSync(wal).size;
+    // The disk is full for the next write: the file system refuses it (fault injected at the OS
+    // boundary, on Node's FileHandle; a real full disk needs a mount this test cannot count on).
+    const handle = await fsPromises.open(wal, 'r');
+    const proto = Object.getPrototypeOf(handle) as { write: (...args: unknown[]) => Promise<unknown> };
+    await handle.close();
+    const write = proto.write;
+    proto.write = async function (this: unknown, ...args: unknown[]) {
+      proto.write = write; // once
+      await write.apply(this, [args[0], args[1], Math.min(Number(args[2]), 100), args[3]]); // part of it lands first
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
+    };
+    try {
+      await expect(index.upsert('c1', faces.slice(10, 20))).rejects.toMatchObject({ code: 'WRITE_FAILED', message: expect.stringContaining('nothing was kept') });
+    } finally {
+      proto.write = write;
+    }
+    expect(statSync(wal).size).toBe(before); // the part that landed was cut back
+    await index.upsert('c1', faces.slice(20));
+    await expectState(index, 'c1', [...faces.slice(0, 10), ...faces.slice(20)]);
+    const copy = crashCopy(dir);
+    await index.close();
+    const reopened = await EmbeddedFaceIndex.open(copy, opts);
+    await expectState(reopened, 'c1', [...faces.slice(0, 10), ...faces.slice(20)]);
+    await reopened.close();
   });
 
   it('refuses to open a WAL corrupted in the middle (INDEX_CORRUPT)', async () => {

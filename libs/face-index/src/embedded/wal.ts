@@ -204,6 +204,14 @@ export function decodeOp(op: EncodedOp): WalOp {
 }
 
 /**
+ * An append whose write was refused (ENOSPC, EDQUOT…) and cut back cleanly: the log is as it was
+ * before it, so later appends may go on once the cause is gone. A failed fsync is not one of
+ * these: after it the kernel may have dropped pages it could not write, so the file's state is
+ * unknown.
+ */
+export class WalWriteRefused extends Error {}
+
+/**
  * Appends records to the current WAL file at known positions. A failed write or fsync is
  * followed by a truncate back to the last good length, so the file never keeps a partial record
  * in front of later ones; if even that fails, the writer refuses further appends.
@@ -253,8 +261,10 @@ export class WalWriter {
 
   async append(record: Buffer): Promise<void> {
     if (this.broken) throw this.broken;
+    let written = false;
     try {
       await writeFully(this.fh, record, this.length);
+      written = true;
       await this.fh.datasync();
       this.length += record.length;
     } catch (err) {
@@ -263,7 +273,9 @@ export class WalWriter {
         await this.fh.sync();
       } catch (again) {
         this.broken = again as Error;
+        throw err;
       }
+      if (!written) throw new WalWriteRefused((err as Error).message, { cause: err });
       throw err;
     }
   }
