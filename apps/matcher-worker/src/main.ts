@@ -1,6 +1,6 @@
 import { QUEUES, isSyncJob, type MatchJob, type SyncMatchJob } from '@facepipe/contracts';
-import { openFaceIndex } from '@facepipe/face-index';
-import { CollectionRegistry, JobStore, Queues, createLogger, createMetrics, createRedis, loadConfig, runStage, settleGivenUp } from '@facepipe/pipeline';
+import { type FaceIndexEvent, openFaceIndex } from '@facepipe/face-index';
+import { CollectionRegistry, JobStore, Queues, type StageHandle, createLogger, createMetrics, createRedis, loadConfig, runStage, settleGivenUp } from '@facepipe/pipeline';
 import type { Job } from 'bullmq';
 import path from 'node:path';
 import { CollectionStats } from './collection-stats';
@@ -16,12 +16,23 @@ import { Serial } from './serial';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const logger = createLogger('matcher');
+  let stage: StageHandle | undefined;
+  // A collection that fails for good (its log could not be fsynced) takes no writes until the index
+  // is reopened, which replays every acknowledged write: the matcher stops, and its supervisor
+  // (Kubernetes, or the operator after `npm start` stops) starts it again. As PostgreSQL does after
+  // a failed fsync; running on would fail every later write to that collection.
+  const onIndexEvent = (event: FaceIndexEvent) => {
+    if (event.type !== 'failed') return;
+    logger.error('a face index collection failed; stopping so that a restart reopens the index', { collection: event.collection, error: event.error.message });
+    void (stage ? stage.close() : Promise.resolve()).catch(() => undefined).finally(() => process.exit(1));
+  };
   // FACE_INDEX: the embedded index under the data dir, or Qdrant (collections `<FACEPIPE_PREFIX>_<name>`).
   const fi = config.faceIndex;
   const index = await openFaceIndex(
     fi.backend === 'qdrant'
       ? { backend: 'qdrant', url: fi.url, apiKey: fi.apiKey, collectionPrefix: config.prefix, ...(fi.ef ? { hnswEf: fi.ef } : {}) }
-      : { backend: 'embedded', dir: path.join(config.dataDir, 'index'), ...(fi.ef ? { expansionSearch: fi.ef } : {}) },
+      : { backend: 'embedded', dir: path.join(config.dataDir, 'index'), ...(fi.ef ? { expansionSearch: fi.ef } : {}), onEvent: onIndexEvent },
   );
   const redis = createRedis(config.redisUrl, 'matcher');
   const queues = new Queues(redis, config.prefix);
@@ -31,12 +42,11 @@ async function main(): Promise<void> {
   // The one Serial of this process: every index writer (matching, index operations) runs through it.
   const serial = new Serial();
   const registry = new CollectionRegistry(redis, config.prefix);
-  const logger = createLogger('matcher');
   const processor = new MatchProcessor(index, stats, queues, jobStore, config.clusterThreshold, serial, registry);
   const indexOps = new IndexOpsProcessor(index, stats, registry, serial, redis, config.prefix, config.clusterThreshold, logger);
   // Synchronous search and enrolment: same queue as ingest, at a higher priority, same Serial.
   const recognition = new RecognitionProcessor(index, stats, registry, serial, redis, config.prefix);
-  await runStage<MatchJob>({
+  stage = await runStage<MatchJob>({
     stage: 'matcher',
     queue: QUEUES.match,
     config,

@@ -250,7 +250,10 @@ export class EmbeddedCollection {
   }
 
   private fail(message: string, cause: unknown): void {
-    this.failure ??= new FaceIndexError('WRITE_FAILED', `collection ${this.name}: ${message}; reopen the index`, { cause });
+    if (!this.failure) {
+      this.failure = new FaceIndexError('WRITE_FAILED', `collection ${this.name}: ${message}; reopen the index`, { cause });
+      this.opts.onEvent?.({ type: 'failed', collection: this.name, error: this.failure });
+    }
     for (const p of this.pending.splice(0)) p.reject(this.failure);
   }
 

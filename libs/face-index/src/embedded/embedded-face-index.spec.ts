@@ -218,6 +218,39 @@ describe('EmbeddedFaceIndex persistence', () => {
     await reopened.close();
   });
 
+  it('fails a collection for good after a failed fsync of its log, says so once (the matcher restarts on it), and a reopen has every acknowledged write', async () => {
+    const dir = tempDir();
+    const events: FaceIndexEvent[] = [];
+    const index = await EmbeddedFaceIndex.open(dir, { ...opts, onEvent: (e) => events.push(e) });
+    await index.ensureCollection('c1', DIM);
+    await index.ensureCollection('c2', DIM);
+    const faces = makeFaces(9, 20, 'f');
+    await index.upsert('c1', faces.slice(0, 10));
+    const handle = await fsPromises.open(path.join(dir, 'c1', 'wal-0.log'), 'r');
+    const proto = Object.getPrototypeOf(handle) as { datasync: () => Promise<void> };
+    await handle.close();
+    const datasync = proto.datasync;
+    proto.datasync = async () => {
+      proto.datasync = datasync; // once: the kernel reports a write-back error
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    };
+    try {
+      await expect(index.upsert('c1', faces.slice(10, 15))).rejects.toMatchObject({ code: 'WRITE_FAILED' });
+    } finally {
+      proto.datasync = datasync;
+    }
+    await expect(index.upsert('c1', faces.slice(15))).rejects.toMatchObject({ code: 'WRITE_FAILED', message: expect.stringContaining('reopen the index') });
+    expect(events.filter((e) => e.type === 'failed')).toEqual([{ type: 'failed', collection: 'c1', error: expect.objectContaining({ code: 'WRITE_FAILED' }) }]);
+    await index.upsert('c2', faces.slice(0, 3)); // other collections go on
+    const copy = crashCopy(dir);
+    await index.close().catch(() => undefined);
+    const reopened = await EmbeddedFaceIndex.open(copy, opts);
+    await expectState(reopened, 'c1', faces.slice(0, 10));
+    await reopened.upsert('c1', faces.slice(10));
+    await expectState(reopened, 'c1', faces);
+    await reopened.close();
+  });
+
   it('refuses to open a WAL corrupted in the middle (INDEX_CORRUPT)', async () => {
     const dir = tempDir();
     const index = await EmbeddedFaceIndex.open(dir, opts);

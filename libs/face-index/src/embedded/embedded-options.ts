@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { SearchOptions } from '../face-index';
 import type { HnswQuantization } from './hnsw';
 import { PROJECTION_REBUILD_MAX } from './projection';
+import type { FaceIndexError } from '../errors';
 
 export interface EmbeddedFaceIndexOptions {
   /**
@@ -65,6 +66,16 @@ export type FaceIndexEvent =
       /** The graph's dimensions from now on; null when no projection was worth making. */
       to: number | null;
       ms: number;
+    }
+  | {
+      /**
+       * The collection stopped taking writes until the index is reopened (a failed fsync of its
+       * log, or a logged write that could not be applied): only a reopen, which replays the log,
+       * makes memory and disk agree again. Emitted once per collection.
+       */
+      type: 'failed';
+      collection: string;
+      error: FaceIndexError;
     }
   | {
       type: 'recovered';
