@@ -33,6 +33,22 @@ export function createRedis(url: string, name: string): Redis {
 }
 
 /**
+ * Whether Redis answers a PING within `timeoutMs`. A Redis that is frozen (SIGSTOP, a stuck host)
+ * or cut off without a reset keeps the connection `ready` while no command returns: the status
+ * alone does not tell.
+ */
+export async function redisAnswers(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status !== 'ready') return false;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([redis.ping().then((pong) => pong === 'PONG', () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * `redis://:secret@host` → `redis://:***@host`: a URL that goes into error messages, logs or a
  * job's view (a webhook URL with credentials). One without a password comes back as it was.
  */

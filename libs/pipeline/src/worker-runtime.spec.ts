@@ -213,4 +213,35 @@ describe('runStage', () => {
       await fs.rm(outDir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  (hasRedisServer() ? it : it.skip)('stops promptly on SIGTERM while Redis is frozen (the connection stays up, nothing answers)', async () => {
+    const privateRedis = await startPrivateRedis();
+    const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facepipe-child-'));
+    const child = spawnChild(buildChild(outDir), { REDIS_URL: privateRedis.url, FACEPIPE_METRICS_PORT: String(await freePort()), CHILD_JOB_MS: '60000' });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes('"msg":"started"') || child.exitCode !== null, 15_000);
+      const ownRedis = testRedis(privateRedis.url);
+      const own = new Queues(ownRedis, prefix);
+      await own.get('detect').add('d', { n: 1 });
+      await waitFor(() => out.includes('"msg":"child job running"'), 10_000);
+      await own.close();
+      ownRedis.disconnect();
+      privateRedis.freeze(); // as a stuck host or a partition without a reset: the socket stays open
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      // It waited for Redis to come back (a minute and more, a black-box test found).
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(out).toContain('draining without Redis');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      privateRedis.thaw();
+      await privateRedis.stop().catch(() => undefined);
+      await fs.rm(outDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

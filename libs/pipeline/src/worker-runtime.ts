@@ -6,7 +6,7 @@ import { HealthServer } from './health-server';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
 import { Queues } from './queues';
-import { checkRedis, createRedis } from './redis';
+import { checkRedis, createRedis, redisAnswers } from './redis';
 
 export type StageName = 'detector' | 'embedder' | 'matcher' | 'notifier';
 
@@ -149,7 +149,7 @@ export async function runStage<T>(opts: StageOptions<T>): Promise<StageHandle> {
       // waits on commands queued for a Redis that may be gone for good: a drain would never end
       // (and Kubernetes would SIGKILL the pod at its grace period). So the drain does not wait for
       // active jobs then; their locks expire and another replica takes them again.
-      const redisDown = connection.status !== 'ready';
+      const redisDown = !(await redisAnswers(connection, REDIS_ANSWER_MS));
       logger.info(redisDown ? 'draining without Redis: not waiting for active jobs' : 'draining: no new jobs, waiting for active ones');
       let failure: unknown;
       const step = (work: () => Promise<unknown>) => (redisDown ? withDeadline(work(), FORCED_CLOSE_MS) : work()).then(
@@ -219,6 +219,8 @@ async function processJob<T>(job: Job<T>, process: (job: Job<T>) => Promise<unkn
 
 /** How long a forced close (Redis unreachable) may take before the drain goes on without it. */
 const FORCED_CLOSE_MS = 3_000;
+/** A Redis that does not answer a PING within this when a drain starts is taken as down (also when frozen, with the connection still 'ready'). */
+const REDIS_ANSWER_MS = 1_000;
 
 /** `promise`, or a rejection once `ms` have passed. */
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -15,6 +15,9 @@ export interface PrivateRedis {
   dir: string;
   /** SHUTDOWN (AOF is flushed), then start again on the same port and directory. */
   restart(opts?: { downMs?: number }): Promise<void>;
+  /** SIGSTOP / SIGCONT: a frozen Redis, whose connections stay open while nothing answers. */
+  freeze(): void;
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -66,7 +69,14 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await sleep(opts.downMs ?? 0);
       await launch();
     },
+    freeze() {
+      child?.kill('SIGSTOP');
+    },
+    thaw() {
+      child?.kill('SIGCONT');
+    },
     async stop() {
+      child?.kill('SIGCONT'); // a frozen server cannot shut down
       await shutdown();
       rmSync(dir, { recursive: true, force: true });
     },

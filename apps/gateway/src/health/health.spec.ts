@@ -1,3 +1,4 @@
+import { hasRedisServer, startPrivateRedis } from '@facepipe/testing';
 import { type TestGateway, startTestGateway } from '../testing/test-gateway';
 
 describe('probes, metrics and docs', () => {
@@ -76,4 +77,29 @@ describe('probes, metrics and docs', () => {
     setTimeout(() => void redis.connect().catch(() => undefined), 300);
     expect((await during).status).toBe(404);
   });
+});
+
+describe('a frozen Redis', () => {
+  (hasRedisServer() ? it : it.skip)('answers 503 within seconds while Redis is frozen (the connection stays up), and serves again once it answers', async () => {
+    const redis = await startPrivateRedis();
+    const gw = await startTestGateway({ REDIS_URL: redis.url });
+    try {
+      expect((await gw.fetch('/v1/collections/frozen')).status).toBe(404);
+      redis.freeze(); // SIGSTOP: no reset, no error, the connection stays 'ready'
+      // A PING unanswered for 2 s tells (it hung for the whole freeze, however long); a request
+      // arriving before that waits for Redis like one already running.
+      await new Promise((r) => setTimeout(r, 3_000));
+      const started = Date.now();
+      const api = await gw.fetch('/v1/collections/frozen', { signal: AbortSignal.timeout(20_000) });
+      expect({ status: api.status, code: api.body.error.code }).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(4_000);
+      redis.thaw();
+      const back = await gw.fetch('/v1/collections/frozen');
+      expect(back.status).toBe(404);
+    } finally {
+      redis.thaw();
+      await gw.close();
+      await redis.stop();
+    }
+  }, 60_000);
 });
