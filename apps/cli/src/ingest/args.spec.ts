@@ -22,8 +22,11 @@ describe('parseIngestArgs', () => {
   });
 
   it('takes every option', () => {
-    const o = parseIngestArgs(['d', '--collection=c', '--mode', 'upload', '--webhook', 'https://hook.example/x', '--state', 's.jsonl'], {});
-    expect(o).toMatchObject({ mode: 'upload', webhook: 'https://hook.example/x', stateFile: 's.jsonl' });
+    const o = parseIngestArgs(['d', '--collection=c', '--mode', 'upload', '--webhook', 'https://hook.example/x', '--webhook-secret', 'shh', '--state', 's.jsonl'], {});
+    expect(o).toMatchObject({ mode: 'upload', webhook: 'https://hook.example/x', webhookSecret: 'shh', stateFile: 's.jsonl' });
+    // The secret from the environment (out of `ps`), only with a webhook to sign.
+    expect(parseIngestArgs(['d', '--collection', 'c', '--webhook', 'https://h/x'], { FACEPIPE_WEBHOOK_SECRET: 'env' })).toMatchObject({ webhookSecret: 'env' });
+    expect(parseIngestArgs(['d', '--collection', 'c'], { FACEPIPE_WEBHOOK_SECRET: 'env' })).not.toHaveProperty('webhookSecret');
     expect(parseIngestArgs(['--help'], {})).toBeNull();
   });
 
@@ -35,6 +38,7 @@ describe('parseIngestArgs', () => {
     [['d', '--collection', 'c', '--server', 'localhost:3000'], /--server must be an http\(s\) URL/],
     [['d', '--collection', 'c', '--webhook', 'ftp://x'], /--webhook must be an http\(s\) URL/],
     [['d', '--collection', 'c', '--frobnicate'], /Unknown option/],
+    [['d', '--collection', 'c', '--webhook-secret', 's'], /give that too/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseIngestArgs(argv as string[], {})).toThrow(UsageError);
     expect(() => parseIngestArgs(argv as string[], {})).toThrow(message as RegExp);
@@ -45,5 +49,6 @@ describe('resumeCommand', () => {
   it('repeats the command, quoted for a shell, never the API key', () => {
     expect(resumeCommand(['my photos', '--collection', 'c', '--api-key', 's3cret', '--mode=upload'])).toBe("facepipe ingest 'my photos' --collection c --api-key KEY --mode=upload");
     expect(resumeCommand(["it's", '--api-key=s3cret'])).toBe("facepipe ingest 'it'\\''s' --api-key KEY");
+    expect(resumeCommand(['d', '--webhook', 'https://h/x', '--webhook-secret', 'shh', '--webhook-secret=shh2'])).toBe('facepipe ingest d --webhook https://h/x --webhook-secret SECRET --webhook-secret SECRET');
   });
 });

@@ -19,6 +19,8 @@ Options:
                          path: the server reads the files (DIR must be under its FACEPIPE_PATH_ROOTS);
                          upload: send the files' bytes
   --webhook URL          the job's webhook, called when the job completes
+  --webhook-secret S     signs the webhook (x-facepipe-signature; env FACEPIPE_WEBHOOK_SECRET,
+                         which keeps it out of the process list)
   --state FILE           the state file (default: $XDG_STATE_HOME/facepipe/ingest-<hash>.jsonl)
   --api-key KEY          sent as x-api-key (env FACEPIPE_API_KEY)
   -h, --help             this help
@@ -35,6 +37,7 @@ export interface IngestOptions {
   server: string;
   mode: IngestMode;
   webhook?: string;
+  webhookSecret?: string;
   stateFile?: string;
   apiKey?: string;
   /** The options as given, to print the command that resumes an interrupted run. */
@@ -48,6 +51,7 @@ export function parseIngestArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     server: { type: 'string' },
     mode: { type: 'string' },
     webhook: { type: 'string' },
+    'webhook-secret': { type: 'string' },
     state: { type: 'string' },
     'api-key': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -61,6 +65,9 @@ export function parseIngestArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
   if (mode !== 'auto' && mode !== 'path' && mode !== 'upload') throw new UsageError(`--mode must be auto, path or upload, got "${mode}"`);
   const server = httpUrl(values.server ? '--server' : 'FACEPIPE_SERVER', values.server || env.FACEPIPE_SERVER || DEFAULT_SERVER).replace(/\/+$/, '');
   const webhook = values.webhook === undefined ? undefined : httpUrl('--webhook', values.webhook);
+  const webhookSecret = values['webhook-secret'] || env.FACEPIPE_WEBHOOK_SECRET || undefined;
+  if (values['webhook-secret'] !== undefined && !webhook) throw new UsageError('--webhook-secret signs the --webhook: give that too');
+  if (webhookSecret !== undefined && webhookSecret.length > 256) throw new UsageError('the webhook secret is at most 256 characters');
   if (values.state === '') throw new UsageError('--state needs a file name');
   return {
     dir: positionals[0],
@@ -68,6 +75,7 @@ export function parseIngestArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     server,
     mode,
     webhook,
+    ...(webhook && webhookSecret ? { webhookSecret } : {}),
     stateFile: values.state,
     apiKey: values['api-key'] || env.FACEPIPE_API_KEY || undefined,
     argv: [...argv],
@@ -80,11 +88,13 @@ export function resumeCommand(argv: readonly string[]): string {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--api-key' || a.startsWith('--api-key=')) {
-      if (a === '--api-key') i++;
-      out.push('--api-key', 'KEY');
-      continue;
+    for (const [option, shown] of [['--api-key', 'KEY'], ['--webhook-secret', 'SECRET']]) {
+      if (a === option || a.startsWith(`${option}=`)) {
+        if (a === option) i++;
+        out.push(option, shown);
+      }
     }
+    if (a === '--api-key' || a.startsWith('--api-key=') || a === '--webhook-secret' || a.startsWith('--webhook-secret=')) continue;
     out.push(shellQuote(a));
   }
   return ['facepipe', 'ingest', ...out].join(' ');

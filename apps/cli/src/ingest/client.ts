@@ -61,6 +61,8 @@ export type SubmitTarget = { collection: string } | { jobId: string };
 
 export interface SubmitOptions {
   webhook?: string;
+  /** Signs the webhook's deliveries (x-facepipe-signature). */
+  webhookSecret?: string;
   /** Only for a new job: false keeps it open for more photos (POST /v1/jobs/{id}/photos). */
   seal?: boolean;
 }
@@ -129,7 +131,7 @@ export class GatewayClient {
   submitPaths(target: SubmitTarget, items: { key: string; path: string }[], opts: SubmitOptions = {}): Promise<{ jobId: string }> {
     const json: Record<string, unknown> = { items };
     if ('collection' in target) {
-      if (opts.webhook) json.webhook = { url: opts.webhook };
+      if (opts.webhook) json.webhook = { url: opts.webhook, ...(opts.webhookSecret ? { secret: opts.webhookSecret } : {}) };
       if (opts.seal !== undefined) json.seal = opts.seal;
     }
     return this.submit(target, { json });
@@ -141,6 +143,7 @@ export class GatewayClient {
       const f = new FormData();
       if ('collection' in target) {
         if (opts.webhook) f.append('webhookUrl', opts.webhook);
+        if (opts.webhook && opts.webhookSecret) f.append('webhookSecret', opts.webhookSecret);
         if (opts.seal !== undefined) f.append('seal', String(opts.seal));
       }
       for (const { key, data } of files) f.append('photos', new Blob([data]), key);

@@ -147,17 +147,17 @@ describe('facepipe ingest (against a fake gateway)', () => {
   it('auto mode: uploads when the server may not read the folder; keys keep their folders; the webhook goes along', async () => {
     const gw = await startGateway({ pathRoots: ['/somewhere/else'] });
     gw.collections.set('family', { photos: 0, faces: 0, people: 0 });
-    const r = await ingest(['--collection', 'family', '--webhook', 'https://hooks.example/done'], { limits: { uploadFiles: 2 } });
+    const r = await ingest(['--collection', 'family', '--webhook', 'https://hooks.example/done', '--webhook-secret', 'sign-me'], { limits: { uploadFiles: 2 } });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('not under its FACEPIPE_PATH_ROOTS); uploading the photos instead');
     expect(r.stdout).not.toContain('created it');
     const submissions = gw.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/photos'));
-    expect(submissions[0].json).toMatchObject({ seal: false, webhook: { url: 'https://hooks.example/done' } }); // refused
+    expect(submissions[0].json).toMatchObject({ seal: false, webhook: { url: 'https://hooks.example/done', secret: 'sign-me' } }); // refused
     expect(submissions[1].path).toBe('/v1/collections/family/photos');
-    expect(submissions[1].form).toEqual({ fields: { webhookUrl: 'https://hooks.example/done', seal: 'false' }, files: [{ name: 'a.jpg', size: 7 }, { name: 'b/c.png', size: 7 }] });
+    expect(submissions[1].form).toEqual({ fields: { webhookUrl: 'https://hooks.example/done', webhookSecret: 'sign-me', seal: 'false' }, files: [{ name: 'a.jpg', size: 7 }, { name: 'b/c.png', size: 7 }] });
     expect(submissions[2]).toMatchObject({ path: '/v1/jobs/j1/photos', form: { fields: {}, files: [{ name: 'b/d/e.jpg', size: 7 }, { name: 'notes.jpg', size: 11 }] } });
     expect(gw.jobs.size).toBe(1);
-    expect(gw.jobs.get('j1')!.webhook).toEqual({ url: 'https://hooks.example/done' });
+    expect(gw.jobs.get('j1')!.webhook).toEqual({ url: 'https://hooks.example/done', secret: 'sign-me' });
     expect(r.stdout).toContain('upload mode');
     expect(r.stdout).toContain('photos    3 done, 1 failed, 0 skipped');
     expect(stateKeys()).toEqual(['a.jpg', 'b/c.png', 'b/d/e.jpg']);
@@ -231,6 +231,8 @@ describe('facepipe ingest (against a fake gateway)', () => {
     expect(stateKeys()).toEqual(['a.jpg', 'b/c.png']);
     expect(gw.jobs.get('j1')!.sealed).toBe(true);
     expect(r.stderr).toContain(`2 photos recorded as done in this run (2 in all) in ${stateFile}`);
+    // The server's count of what the sealed job holds (a request cut off by Ctrl-C may have landed whole).
+    expect(r.stderr).toContain(`The job is sealed with the ${gw.jobs.get('j1')!.items.size} photos sent so far`);
     expect(r.stderr).toContain(`to resume (skipping the photos already done), run: facepipe ingest ${photos} --state ${stateFile} --collection c --mode path`);
     expect(r.stdout).not.toContain('Summary');
   });

@@ -130,14 +130,18 @@ class Ingest {
     this.info(`${plural(this.photos.length, 'photo')} in ${opts.dir}`);
     try {
       const collection = await this.ensureCollection();
+      let caughtUp = false;
       if (this.findPending() > 0) {
         // Photos an interrupted run had sent may have finished since: record them, send the rest.
-        if (this.state.unfinishedJobs().length > 0 && (await this.catchUp()) > 0) this.findPending();
+        caughtUp = this.state.unfinishedJobs().length > 0 && (await this.catchUp()) > 0;
+        if (caughtUp) this.findPending();
       }
       if (this.skipped > 0) this.info(`skipping ${formatCount(this.skipped)} already done (state file ${this.state.file})`);
       if (this.pending.length === 0) {
         this.info('nothing to send');
-        this.io.stdout.write(formatSummary(this.summaryInput(collection?.people)));
+        // The count read at the start predates the earlier run's photos caught up above.
+        const people = caughtUp ? await this.people().catch(() => collection?.people) : collection?.people;
+        this.io.stdout.write(formatSummary(this.summaryInput(people)));
         return EXIT.ok;
       }
       this.info(`sending ${plural(this.pending.length, 'photo')} to collection "${opts.collection}" at ${this.client.server}`);
@@ -387,7 +391,7 @@ class Ingest {
   /** Sends to the open job, creating it (unsealed, with the webhook) on the first chunk. */
   private async submit(send: (target: SubmitTarget, o: SubmitOptions) => Promise<{ jobId: string }>): Promise<void> {
     if (!this.openJob) {
-      const { jobId } = await send({ collection: this.opts.collection }, { webhook: this.opts.webhook, seal: false });
+      const { jobId } = await send({ collection: this.opts.collection }, { webhook: this.opts.webhook, webhookSecret: this.opts.webhookSecret, seal: false });
       this.openJob = { id: jobId, sealed: false, seen: new Set(), lastFullRead: 0 };
       this.jobs.push(this.openJob);
       this.state.recordJob(jobId);
@@ -547,9 +551,12 @@ class Ingest {
     this.progress.end();
     this.io.stderr.write('facepipe: interrupted; recording what finished…\n');
     this.client = this.newClient(AbortSignal.timeout(WRAP_UP_MS));
+    let sealedWith = this.sent;
     try {
       if (this.awaitedJob) this.recordedNow += await this.recordDoneOf(this.awaitedJob);
       await this.sealOpenJob();
+      // The server's count: a request cut off by the interrupt may have been taken whole.
+      if (this.openJob) sealedWith = (await this.client.job(this.openJob.id)).total;
       for (const job of this.jobs) await this.readResults(job, true);
     } catch {
       // best effort: the state file already holds what was recorded before
@@ -558,7 +565,7 @@ class Ingest {
       this.jobs.length === 0
         ? ''
         : this.sending
-          ? ` The job is sealed with the ${plural(this.sent, 'photo')} sent so far; the server finishes them.`
+          ? ` The job is sealed with the ${plural(sealedWith, 'photo')} sent so far; the server finishes them.`
           : ' The server finishes the job on its own.';
     this.io.stderr.write(
       `facepipe: stopped. ${plural(this.recordedNow, 'photo')} recorded as done in this run (${formatCount(this.state.doneCount)} in all) in ${this.state.file}.${sent}\n` +

@@ -145,7 +145,7 @@ export class FakeGateway {
         if ('files' in b) {
           const fields = b.fields as Record<string, string>;
           job.sealed = fields.seal !== 'false';
-          if (fields.webhookUrl) job.webhook = { url: fields.webhookUrl };
+          if (fields.webhookUrl) job.webhook = { url: fields.webhookUrl, ...(fields.webhookSecret ? { secret: fields.webhookSecret } : {}) };
         } else {
           job.sealed = b.seal !== false;
           job.webhook = b.webhook as FakeJob['webhook'];
