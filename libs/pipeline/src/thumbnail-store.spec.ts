@@ -1,6 +1,6 @@
 import { faceId } from '@facepipe/contracts';
 import type { Redis } from 'ioredis';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -40,6 +40,19 @@ describe('ThumbnailStore (real Redis, real files)', () => {
     await store.delete([id]);
     expect(await store.read(id)).toBeNull();
     expect(await store.read('not-a-face')).toBeNull();
+  });
+
+  it('leaves no temp file behind when a write fails', async () => {
+    await register('c', '2024-01-01T00:00:00.000Z');
+    const id = faceId('c', 'photo.jpg', 0);
+    expect(await store.putMany('c', [{ faceId: id, crop: crop(200) }])).toBe(true);
+    // The crop's place is taken by a folder with something in it: the rename fails (as a full disk fails the write).
+    const file = readdirSync(dir, { recursive: true, withFileTypes: true }).find((e) => e.isFile())!;
+    const place = path.join(file.parentPath, file.name);
+    rmSync(place);
+    mkdirSync(path.join(place, 'in-the-way'), { recursive: true });
+    await expect(store.putMany('c', [{ faceId: id, crop: crop(200) }])).rejects.toThrow();
+    expect(readdirSync(dir, { recursive: true }).filter((n) => String(n).endsWith('.tmp'))).toEqual([]);
   });
 
   it('writes nothing for an unregistered collection, and never serves an older generation', async () => {

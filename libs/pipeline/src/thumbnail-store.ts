@@ -64,8 +64,14 @@ export class ThumbnailStore {
       await fs.mkdir(path.dirname(file), { recursive: true });
       // Temp file and rename: a reader never gets half a JPEG.
       const tmp = `${file}.${randomUUID()}.tmp`;
-      await fs.writeFile(tmp, jpeg);
-      await fs.rename(tmp, file);
+      try {
+        await fs.writeFile(tmp, jpeg);
+        await fs.rename(tmp, file);
+      } catch (err) {
+        // A full disk leaves the temp file (empty or cut short) behind, once per retry of the job.
+        await fs.rm(tmp, { force: true });
+        throw err;
+      }
     }
     if ((await this.generation(collection)) === generation) return true;
     // A dead generation holds nothing anyone will read: all of it goes, and the collection's folder if now empty.
