@@ -135,3 +135,20 @@ function webhookReceiver(): Promise<{ url: string; deliveries: Delivery[]; close
     close: () => { server.closeAllConnections(); server.close(); },
   })));
 }
+
+// Last: it restarts a worker of the shared service.
+it('npm start starts an app that dies again, as Kubernetes would, and the service goes on', async () => {
+  const before = service.appPid!('detector-worker');
+  expect(before).toBeDefined();
+  process.kill(before!, 'SIGKILL');
+  await waitFor('the detector to be started again', 60_000, async () => {
+    const now = service.appPid!('detector-worker');
+    return now !== undefined && now !== before && /detector-worker.*"msg":"started"/.test(service.log().split('starting it again')[1] ?? '');
+  });
+  expect(service.log()).toContain('facepipe: detector-worker exited (SIGKILL); starting it again in 1 s');
+  const form = new FormData();
+  form.append('photo', new Blob([readFileSync(path.join(DEMO, 'sample1.jpg'))]), 'sample1.jpg');
+  const detected = await api<{ faces: unknown[] }>('POST', '/v1/detect', form);
+  expect(detected.status).toBe(200);
+  expect(detected.json.faces.length).toBeGreaterThan(0);
+}, 90_000);

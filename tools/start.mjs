@@ -1,7 +1,9 @@
 // `npm start`: runs the whole service on one machine — the gateway and the three workers, each its
 // own process exactly as Kubernetes runs them (node dist/apps/<app>/main.js) — against REDIS_URL,
 // with the embedded face index under FACEPIPE_DATA_DIR. Output lines are prefixed with the app.
-// Ctrl-C / SIGTERM stops all of them gracefully; if one dies, the others are stopped too.
+// Ctrl-C / SIGTERM stops all of them gracefully. An app that dies is started again after a
+// backoff, as Kubernetes restarts a container (the matcher stops itself when its index must be
+// reopened); one that keeps dying right after it starts (a port in use, a bad setting) stops them all.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
@@ -30,14 +32,19 @@ async function main() {
   }
 
   const children = new Map();
+  const restarts = new Map(); // app → pending restart timer
   let stopping = false;
   const stopAll = (signal) => {
     if (stopping) return;
     stopping = true;
+    for (const timer of restarts.values()) clearTimeout(timer);
+    restarts.clear();
     for (const child of children.values()) child.kill(signal);
+    if (children.size === 0) process.exit(process.exitCode ?? 0);
   };
-  for (const [i, app] of APPS.entries()) {
+  const start = (app, i, quickFailures) => {
     const env = base && app !== 'gateway' ? { ...process.env, FACEPIPE_METRICS_PORT: String(base + i) } : process.env;
+    const startedAt = Date.now();
     const child = spawn(process.execPath, [path.join(root, 'dist/apps', app, 'main.js')], {
       cwd: root,
       env,
@@ -49,15 +56,28 @@ async function main() {
     child.on('exit', (code, signal) => {
       children.delete(app);
       if (!stopping) {
-        console.error(`facepipe: ${app} exited (${signal ?? `code ${code}`}); stopping the others`);
-        process.exitCode = 1;
-        stopAll('SIGTERM');
+        const how = signal ?? `code ${code}`;
+        const failures = Date.now() - startedAt < QUICK_FAILURE_MS ? quickFailures + 1 : 0;
+        if (failures >= MAX_QUICK_FAILURES) {
+          console.error(`facepipe: ${app} exited (${how}) ${failures} times in a row right after starting; stopping the others`);
+          process.exitCode = 1;
+          stopAll('SIGTERM');
+        } else {
+          const delay = Math.min(1000 * 2 ** failures, 30_000);
+          console.error(`facepipe: ${app} exited (${how}); starting it again in ${delay / 1000} s`);
+          restarts.set(app, setTimeout(() => (restarts.delete(app), start(app, i, failures)), delay));
+        }
       }
-      if (children.size === 0) process.exit(process.exitCode ?? 0);
+      if (stopping && children.size === 0) process.exit(process.exitCode ?? 0);
     });
-  }
+  };
+  for (const [i, app] of APPS.entries()) start(app, i, 0);
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => stopAll('SIGTERM'));
 }
+
+/** An app that exits this soon after it started, MAX_QUICK_FAILURES times in a row, cannot start. */
+const QUICK_FAILURE_MS = 10_000;
+const MAX_QUICK_FAILURES = 5;
 
 function isRedisUrl(url) {
   try {

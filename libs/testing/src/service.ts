@@ -3,7 +3,7 @@
  * runs) with its own port, Redis key prefix and data directory, and cleans up only what it owns.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,8 @@ export interface RunningService {
   base: string;
   prefix: string;
   dataDir: string;
+  /** The pid of one app's process (tools/start.mjs runs each as its own child), if it runs. */
+  appPid?(app: string): number | undefined;
   log(): string;
   stop(): Promise<void>;
 }
@@ -50,6 +52,7 @@ export async function startService(extraEnv: Record<string, string> = {}): Promi
     base,
     prefix,
     dataDir,
+    appPid: (app) => childPids(child.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`dist/apps/${app}/main.js`)),
     log: () => log,
     async stop() {
       child.kill('SIGTERM');
@@ -99,3 +102,12 @@ export function freePort(): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The child processes of `pid` (Linux /proc). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
