@@ -63,7 +63,7 @@ async function main() {
           process.exitCode = 1;
           stopAll('SIGTERM');
         } else {
-          const delay = Math.min(1000 * 2 ** failures, 30_000);
+          const delay = Math.min(1000 * 2 ** (failures > 0 ? failures - 1 : 0), 30_000);
           console.error(`facepipe: ${app} exited (${how}); starting it again in ${delay / 1000} s`);
           restarts.set(app, setTimeout(() => (restarts.delete(app), start(app, i, failures)), delay));
         }
