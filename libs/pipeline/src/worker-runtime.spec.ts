@@ -11,7 +11,7 @@ import { createLogger } from './logger';
 import { Queues } from './queues';
 import { deleteKeys, freePort, testRedis, testRedisUrl, uniquePrefix, waitFor } from './test-support';
 import { runStage, type StageHandle } from './worker-runtime';
-import { hasRedisServer, startPrivateRedis } from '@facepipe/testing';
+import { type PrivateRedis, hasRedisServer, startPrivateRedis } from '@facepipe/testing';
 
 const REPO = path.resolve(__dirname, '../../..');
 
@@ -181,34 +181,40 @@ describe('runStage', () => {
     }
   }, 30_000);
 
+  /** A stage child on a private Redis with a one-minute job in progress; `out` is everything it printed. */
+  async function childWithJobRunning(privateRedis: PrivateRedis, outDir: string) {
+    const child = spawnChild(buildChild(outDir), { REDIS_URL: privateRedis.url, FACEPIPE_METRICS_PORT: String(await freePort()), CHILD_JOB_MS: '60000' });
+    const run = { child, out: '', exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) };
+    child.stdout.on('data', (d: Buffer) => (run.out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (run.out += d.toString()));
+    await waitFor(() => run.out.includes('"msg":"started"') || child.exitCode !== null, 15_000);
+    const ownRedis = testRedis(privateRedis.url);
+    const own = new Queues(ownRedis, prefix);
+    await own.get('detect').add('d', { n: 1 });
+    await waitFor(() => run.out.includes('"msg":"child job running"'), 10_000);
+    await own.close();
+    ownRedis.disconnect();
+    return run;
+  }
+
   (hasRedisServer() ? it : it.skip)('stops promptly on SIGTERM while Redis is down, even with a job in progress', async () => {
     const privateRedis = await startPrivateRedis();
     const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facepipe-child-'));
-    const child = spawnChild(buildChild(outDir), { REDIS_URL: privateRedis.url, FACEPIPE_METRICS_PORT: String(await freePort()), CHILD_JOB_MS: '60000' });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let run: Awaited<ReturnType<typeof childWithJobRunning>> | undefined;
     try {
-      await waitFor(() => out.includes('"msg":"started"') || child.exitCode !== null, 15_000);
-      const ownRedis = testRedis(privateRedis.url);
-      const own = new Queues(ownRedis, prefix);
-      await own.get('detect').add('d', { n: 1 });
-      await waitFor(() => out.includes('"msg":"child job running"'), 10_000);
-      await own.close();
-      ownRedis.disconnect();
+      run = await childWithJobRunning(privateRedis, outDir);
       await privateRedis.stop(); // gone, with a job in progress that can never be acknowledged
       // Long enough for the connection to be between reconnect attempts (after ~20 s a QUIT on it
       // never returned, a black-box test found: shorter outages did not show it).
       await new Promise((r) => setTimeout(r, 30_000));
       const signalled = Date.now();
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
       expect(Date.now() - signalled).toBeLessThan(10_000);
-      expect(out).toContain('draining without Redis');
-      expect(out).toContain('"msg":"stopped"');
+      expect(run.out).toContain('draining without Redis');
+      expect(run.out).toContain('"msg":"stopped"');
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (run && run.child.exitCode === null) run.child.kill('SIGKILL');
       await privateRedis.stop().catch(() => undefined);
       await fs.rm(outDir, { recursive: true, force: true });
     }
@@ -217,28 +223,18 @@ describe('runStage', () => {
   (hasRedisServer() ? it : it.skip)('stops promptly on SIGTERM while Redis is frozen (the connection stays up, nothing answers)', async () => {
     const privateRedis = await startPrivateRedis();
     const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facepipe-child-'));
-    const child = spawnChild(buildChild(outDir), { REDIS_URL: privateRedis.url, FACEPIPE_METRICS_PORT: String(await freePort()), CHILD_JOB_MS: '60000' });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let run: Awaited<ReturnType<typeof childWithJobRunning>> | undefined;
     try {
-      await waitFor(() => out.includes('"msg":"started"') || child.exitCode !== null, 15_000);
-      const ownRedis = testRedis(privateRedis.url);
-      const own = new Queues(ownRedis, prefix);
-      await own.get('detect').add('d', { n: 1 });
-      await waitFor(() => out.includes('"msg":"child job running"'), 10_000);
-      await own.close();
-      ownRedis.disconnect();
+      run = await childWithJobRunning(privateRedis, outDir);
       privateRedis.freeze(); // as a stuck host or a partition without a reset: the socket stays open
       const signalled = Date.now();
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
       // It waited for Redis to come back (a minute and more, a black-box test found).
       expect(Date.now() - signalled).toBeLessThan(10_000);
-      expect(out).toContain('draining without Redis');
+      expect(run.out).toContain('draining without Redis');
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (run && run.child.exitCode === null) run.child.kill('SIGKILL');
       privateRedis.thaw();
       await privateRedis.stop().catch(() => undefined);
       await fs.rm(outDir, { recursive: true, force: true });
