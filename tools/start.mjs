@@ -5,6 +5,7 @@
 // backoff, as Kubernetes restarts a container (the matcher stops itself when its index must be
 // reopened); one that keeps dying right after it starts (a port in use, a bad setting) stops them all.
 import { spawn } from 'node:child_process';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';

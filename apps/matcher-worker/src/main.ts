@@ -17,7 +17,7 @@ import { Serial } from './serial';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('matcher');
-  let stage: StageHandle | undefined;
+  const running: { stage?: StageHandle } = {}; // set once the stage runs
   // A collection that fails for good (its log could not be fsynced) takes no writes until the index
   // is reopened, which replays every acknowledged write: the matcher stops, and its supervisor
   // (Kubernetes, or the operator after `npm start` stops) starts it again. As PostgreSQL does after
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const onIndexEvent = (event: FaceIndexEvent) => {
     if (event.type !== 'failed') return;
     logger.error('a face index collection failed; stopping so that a restart reopens the index', { collection: event.collection, error: event.error.message });
-    void (stage ? stage.close() : Promise.resolve()).catch(() => undefined).finally(() => process.exit(1));
+    void (running.stage ? running.stage.close() : Promise.resolve()).catch(() => undefined).finally(() => process.exit(1));
   };
   // FACE_INDEX: the embedded index under the data dir, or Qdrant (collections `<FACEPIPE_PREFIX>_<name>`).
   const fi = config.faceIndex;
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const indexOps = new IndexOpsProcessor(index, stats, registry, serial, redis, config.prefix, config.clusterThreshold, logger);
   // Synchronous search and enrolment: same queue as ingest, at a higher priority, same Serial.
   const recognition = new RecognitionProcessor(index, stats, registry, serial, redis, config.prefix);
-  stage = await runStage<MatchJob>({
+  running.stage = await runStage<MatchJob>({
     stage: 'matcher',
     queue: QUEUES.match,
     config,
