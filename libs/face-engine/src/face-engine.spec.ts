@@ -165,6 +165,15 @@ if (!haveShared) console.warn(`SKIPPED: ../shared (labelled faces, extra models)
 const describeShared = haveShared ? describe : describe.skip;
 
 describeShared('with ../shared (labelled faces and extra models)', () => {
+  it("finds one face, not the dots of his tie, in a portrait shrunk to 600 px and enlarged 2× (an ordinary 1200×1500 photo)", async () => {
+    const small = await sharp(readFileSync(path.join(SHARED, 'faces/facerec_obama/examples__obama.jpg'))).resize(600).toBuffer();
+    const photo = await sharp(small).resize(1200).jpeg({ quality: 92 }).toBuffer();
+    // The dots came out as four "faces" 12–13 px wide and 16–18 px tall, of quality up to 0.25 (over the enrolment floor).
+    const { faces } = await engine.analyze(photo);
+    expect(faces.map((f) => Math.round(f.box.y2 - f.box.y1))).toEqual([expect.any(Number)]);
+    expect(faces[0].box.y2 - faces[0].box.y1).toBeGreaterThan(300);
+  });
+
   it('tells the same identity from different ones on labelled photos', async () => {
     const rows = readFileSync(path.join(SHARED, 'faces/manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
     const byId = new Map<string, string[]>();
