@@ -241,6 +241,24 @@ describe('PhotoFetcher', () => {
           case '/gzip-bomb': // 300 bytes on the wire, 1 MB decoded
             res.writeHead(200, { 'content-encoding': 'gzip' });
             return res.end(zlib.gzipSync(Buffer.alloc(1_000_000)));
+          case '/raw-deflate': // what several servers send as "deflate"
+            res.writeHead(200, { 'content-encoding': 'deflate' });
+            return res.end(zlib.deflateRawSync('remote photo'));
+          case '/zlib-deflate':
+            res.writeHead(200, { 'content-encoding': 'deflate' });
+            return res.end(zlib.deflateSync('remote photo'));
+          case '/stacked': // gzip applied first, then br: br is undone first
+            res.writeHead(200, { 'content-encoding': 'gzip, identity, br' });
+            return res.end(zlib.brotliCompressSync(zlib.gzipSync('remote photo')));
+          case '/raw-deflate-bomb':
+            res.writeHead(200, { 'content-encoding': 'deflate' });
+            return res.end(zlib.deflateRawSync(Buffer.alloc(1_000_000)));
+          case '/bad-deflate':
+            res.writeHead(200, { 'content-encoding': 'deflate' });
+            return res.end(Buffer.from('not deflate at all'));
+          case '/too-many-codings':
+            res.writeHead(200, { 'content-encoding': 'gzip, gzip, gzip, gzip' });
+            return res.end('whatever');
           case '/empty-encoding':
             res.writeHead(200, { 'content-encoding': '' });
             return res.end('remote photo');
@@ -362,6 +380,14 @@ describe('PhotoFetcher', () => {
       expect(await codeOf(open().fetch({ kind: 'url', url: url('/gzip-bomb') }))).toBe('PHOTO_TOO_LARGE');
       await expect(open().fetch({ kind: 'url', url: url('/zstd') })).rejects.toMatchObject({ code: 'URL_FETCH_FAILED', message: expect.stringContaining('"zstd"') });
       expect((await open().fetch({ kind: 'url', url: url('/empty-encoding') })).toString()).toBe('remote photo'); // an empty list: none
+    });
+
+    it('decodes deflate with or without its zlib header, and stacked codings in reverse order', async () => {
+      for (const p of ['/raw-deflate', '/zlib-deflate', '/stacked']) expect((await open().fetch({ kind: 'url', url: url(p) })).toString()).toBe('remote photo');
+      expect((await open().fetchToBlob({ kind: 'url', url: url('/raw-deflate') })).sha256).toBe(crypto.createHash('sha256').update('remote photo').digest('hex'));
+      expect(await codeOf(open().fetch({ kind: 'url', url: url('/raw-deflate-bomb') }))).toBe('PHOTO_TOO_LARGE');
+      expect(await codeOf(open().fetch({ kind: 'url', url: url('/bad-deflate') }))).toBe('URL_FETCH_FAILED');
+      await expect(open().fetch({ kind: 'url', url: url('/too-many-codings') })).rejects.toMatchObject({ code: 'URL_FETCH_FAILED', message: expect.stringContaining('"gzip, gzip, gzip, gzip"') });
     });
 
     it('refuses port 0, also behind a redirect (Node would connect to port 80)', async () => {

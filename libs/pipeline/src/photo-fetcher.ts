@@ -4,7 +4,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import net, { type LookupFunction } from 'node:net';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { isPublicAddress, safeLookup, type Resolver } from './address-policy';
 import type { BlobStore } from './blob-store';
@@ -136,7 +136,8 @@ export class PhotoFetcher {
       for (let redirects = 0; ; redirects++) {
         const hop = await this.get(url, controller.signal, timeoutMs);
         if ('body' in hop) {
-          hop.body.once('close', () => clearTimeout(timer));
+          if (hop.body.closed) clearTimeout(timer); // it failed already (the reader gets the error)
+          else hop.body.once('close', () => clearTimeout(timer));
           return hop.body;
         }
         if (redirects === MAX_REDIRECTS) throw new PipelineError('URL_FETCH_FAILED', `more than ${MAX_REDIRECTS} redirects`);
@@ -211,12 +212,11 @@ export class PhotoFetcher {
         }
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > max) return fail(tooLarge(max));
-        const encoding = res.headers['content-encoding']?.trim().toLowerCase() || 'identity'; // an empty list is none
-        const decoder = DECODERS[encoding];
-        if (decoder === undefined) return fail(new PipelineError('URL_FETCH_FAILED', `${url.host} sent the photo with content-encoding "${encoding}", which cannot be decoded`));
         // Object stores serve files uploaded compressed with their Content-Encoding, asked or not.
         // The limit counts the decoded bytes: a small gzip can hold a huge body.
-        const body: Readable = decoder ? res.pipe(decoder().on('error', fail)) : res;
+        const decoders = decodersFor(res.headers['content-encoding']);
+        if (typeof decoders === 'string') return fail(new PipelineError('URL_FETCH_FAILED', `${url.host} sent the photo with content-encoding "${decoders}", which cannot be decoded`));
+        const body = decoders.reduce<Readable>((from, decoder) => from.pipe(decoder().on('error', fail)), res);
         let size = 0;
         body.on('data', (chunk: Buffer) => {
           size += chunk.length;
@@ -237,14 +237,70 @@ export class PhotoFetcher {
   }
 }
 
+type Decoder = () => Transform;
+
 /** Content-Encodings a photo may come in: null for none, a decompressor otherwise. */
-const DECODERS: Record<string, (() => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress) | null> = {
+const DECODERS: Record<string, Decoder | null> = {
   identity: null,
   gzip: () => zlib.createGunzip(),
   'x-gzip': () => zlib.createGunzip(),
-  deflate: () => zlib.createInflate(),
+  deflate: () => new InflateEither(),
   br: () => zlib.createBrotliDecompress(),
 };
+
+/** At most this many stacked codings (`gzip, br`): no server applies more to a photo. */
+const MAX_CODINGS = 3;
+
+/**
+ * The decompressors of a Content-Encoding header, in the order they must run: codings are listed
+ * in the order they were applied (RFC 9110), so the last is undone first. An empty header, or
+ * only `identity`, is none. The unknown coding's name when one cannot be decoded.
+ */
+function decodersFor(header: string | undefined): Decoder[] | string {
+  const codings = (header ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
+  if (codings.length > MAX_CODINGS) return header!.trim();
+  const decoders: Decoder[] = [];
+  for (const coding of codings.reverse()) {
+    const decoder = DECODERS[coding];
+    if (!decoder) return coding;
+    decoders.push(decoder);
+  }
+  return decoders;
+}
+
+/**
+ * `deflate` as servers really send it: zlib-wrapped, as RFC 9110 says, or raw deflate, as several
+ * servers do and every browser accepts. The first two bytes tell: a zlib header names method 8
+ * and is a multiple of 31.
+ */
+class InflateEither extends Transform {
+  private inner: zlib.Inflate | zlib.InflateRaw | null = null;
+  private head = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.inner) return void this.inner.write(chunk, () => done());
+    this.head = Buffer.concat([this.head, chunk]);
+    if (this.head.length < 2) return done();
+    this.start().write(this.head, () => done());
+  }
+
+  override _flush(done: TransformCallback): void {
+    const started = this.inner;
+    const inner = started ?? this.start();
+    inner.once('end', () => done());
+    if (started) inner.end();
+    else inner.end(this.head); // a body of under two bytes
+  }
+
+  private start(): zlib.Inflate | zlib.InflateRaw {
+    const [cmf, flg] = this.head;
+    const wrapped = this.head.length >= 2 && (cmf & 0x0f) === 8 && ((cmf << 8) | flg) % 31 === 0;
+    const inner = (this.inner = wrapped ? zlib.createInflate() : zlib.createInflateRaw());
+    inner.on('data', (d: Buffer) => this.push(d));
+    inner.on('error', (err) => this.destroy(err));
+    return inner;
+  }
+}
 
 /** Only http and https: `file:`, `ftp:`, `gopher:` … are refused whatever the address. */
 function parseHttpUrl(raw: string): URL {
