@@ -3,7 +3,8 @@
 // with the embedded face index under FACEPIPE_DATA_DIR. Output lines are prefixed with the app.
 // Ctrl-C / SIGTERM stops all of them gracefully. An app that dies is started again after a
 // backoff, as Kubernetes restarts a container (the matcher stops itself when its index must be
-// reopened); one that keeps dying right after it starts (a port in use, a bad setting) stops them all.
+// reopened), however often once it has run; one that has never come up (a port in use, a bad
+// setting) and dies right after starting MAX_QUICK_FAILURES times stops them all.
 import { spawn } from 'node:child_process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { existsSync } from 'node:fs';
@@ -43,7 +44,7 @@ async function main() {
     for (const child of children.values()) child.kill(signal);
     if (children.size === 0) process.exit(process.exitCode ?? 0);
   };
-  const start = (app, i, quickFailures) => {
+  const start = (app, i, quickFailures, cameUp = false) => {
     const env = base && app !== 'gateway' ? { ...process.env, FACEPIPE_METRICS_PORT: String(base + i) } : process.env;
     const startedAt = Date.now();
     const child = spawn(process.execPath, [path.join(root, 'dist/apps', app, 'main.js')], {
@@ -58,16 +59,23 @@ async function main() {
       children.delete(app);
       if (!stopping) {
         const how = signal ?? `code ${code}`;
-        const failures = Date.now() - startedAt < QUICK_FAILURE_MS ? quickFailures + 1 : 0;
-        if (failures >= MAX_QUICK_FAILURES) {
+        const ranFor = Date.now() - startedAt;
+        const failures = ranFor < QUICK_FAILURE_MS ? quickFailures + 1 : 0;
+        // An app that has run before is not misconfigured: it dies at start while what it needs
+        // is away (Redis down: every app exits when it cannot reach Redis), so it keeps trying.
+        const up = cameUp || ranFor >= QUICK_FAILURE_MS;
+        if (!up && failures >= MAX_QUICK_FAILURES) {
           console.error(`facepipe: ${app} exited (${how}) ${failures} times in a row right after starting; stopping the others`);
           process.exitCode = 1;
           stopAll('SIGTERM');
         } else {
           const delay = Math.min(1000 * 2 ** (failures > 0 ? failures - 1 : 0), 30_000);
           console.error(`facepipe: ${app} exited (${how}); starting it again in ${delay / 1000} s`);
-          restarts.set(app, setTimeout(() => (restarts.delete(app), start(app, i, failures)), delay));
+          restarts.set(app, setTimeout(() => (restarts.delete(app), start(app, i, failures, up)), delay));
         }
+      } else if (code !== 0 && signal !== 'SIGTERM') {
+        console.error(`facepipe: ${app} stopped with ${signal ?? `code ${code}`}`);
+        process.exitCode = 1; // a forced or failed stop is not a clean one
       }
       if (stopping && children.size === 0) process.exit(process.exitCode ?? 0);
     });

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { listenError } from '@facepipe/pipeline';
+import { listenError, redisAnswers } from '@facepipe/pipeline';
 import type { INestApplication } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import { GatewayLogger } from './common/gateway-logger';
 import { type GatewayConfig, loadGatewayConfig } from './config/gateway-config';
 import { createGatewayApp } from './gateway-app';
@@ -9,6 +10,11 @@ export { createGatewayApp, type CreateGatewayOptions } from './gateway-app';
 export { loadGatewayConfig, type GatewayConfig } from './config/gateway-config';
 
 const SHUTDOWN_GRACE_MS = 25_000;
+/**
+ * Without Redis (down, or not answering a PING within a second) nothing in flight can finish, and
+ * closing waits on commands queued for it: give the close this long, not the full grace.
+ */
+const SHUTDOWN_WITHOUT_REDIS_MS = 3_000;
 
 /**
  * gateway: the HTTP API and the webhook delivery worker. Refuses to start, with one line and
@@ -32,14 +38,16 @@ export async function main(): Promise<void> {
   logger.info('gateway listening', { url: await app.getUrl(), prefix: config.prefix, auth: config.apiKey ? 'api-key' : 'none' });
 
   let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info('shutting down', { signal });
+    const redisUp = await redisAnswers(app.get(Redis), 1_000);
+    const graceMs = redisUp ? SHUTDOWN_GRACE_MS : SHUTDOWN_WITHOUT_REDIS_MS;
+    logger.info(redisUp ? 'shutting down' : 'shutting down without Redis: requests in flight cannot finish', { signal });
     const force = setTimeout(() => {
-      logger.error('shutdown took too long; exiting', { graceMs: SHUTDOWN_GRACE_MS });
+      logger.error('shutdown took too long; exiting', { graceMs });
       process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
+    }, graceMs);
     force.unref();
     app.close().then(
       () => {
@@ -52,8 +60,8 @@ export async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.once('SIGTERM', (signal) => void stop(signal));
+  process.once('SIGINT', (signal) => void stop(signal));
 }
 
 if (require.main === module) void main();

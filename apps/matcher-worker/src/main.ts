@@ -23,6 +23,11 @@ async function main(): Promise<void> {
   // (Kubernetes, or the operator after `npm start` stops) starts it again. As PostgreSQL does after
   // a failed fsync; running on would fail every later write to that collection.
   const onIndexEvent = (event: FaceIndexEvent) => {
+    if (event.type === 'checkpoint' && event.phase === 'failed') {
+      // The previous snapshot and the log stay current, so nothing is lost; a full disk shows here first.
+      const error = event.error instanceof Error ? event.error.message : String(event.error);
+      logger.warn('a face index checkpoint failed; the log keeps every write until the next one', { collection: event.collection, error });
+    }
     if (event.type !== 'failed') return;
     logger.error('a face index collection failed; stopping so that a restart reopens the index', { collection: event.collection, error: event.error.message });
     void (running.stage ? running.stage.close() : Promise.resolve()).catch(() => undefined).finally(() => process.exit(1));

@@ -1,4 +1,8 @@
-import { hasRedisServer, startPrivateRedis } from '@facepipe/testing';
+import { ROOT, freePort, hasRedisServer, startPrivateRedis } from '@facepipe/testing';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { type TestGateway, startTestGateway } from '../testing/test-gateway';
 
 describe('probes, metrics and docs', () => {
@@ -100,6 +104,39 @@ describe('a frozen Redis', () => {
       redis.thaw();
       await gw.close();
       await redis.stop();
+    }
+  }, 60_000);
+
+  (hasRedisServer() ? it : it.skip)('stops within seconds on SIGTERM while Redis is frozen (the built gateway, as a process)', async () => {
+    const redis = await startPrivateRedis();
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facepipe-gw-frozen-'));
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/gateway/main.js')], {
+      env: { PATH: process.env.PATH, REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1', FACEPIPE_PREFIX: `frozen${port}`, FACEPIPE_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the gateway did not start:\n${out}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      redis.freeze();
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      await exited;
+      // It waited out its whole 25 s grace on commands queued for the frozen Redis.
+      expect(Date.now() - signalled).toBeLessThan(8_000);
+      expect(out).toContain('shutting down without Redis');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      redis.thaw();
+      await redis.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
 });

@@ -211,6 +211,9 @@ export function decodeOp(op: EncodedOp): WalOp {
  */
 export class WalWriteRefused extends Error {}
 
+/** Write errors that say "no room" (disk full, over quota, file-size limit): nothing is wrong with the disk itself. */
+const NO_ROOM: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
 /**
  * Appends records to the current WAL file at known positions. A failed write or fsync is
  * followed by a truncate back to the last good length, so the file never keeps a partial record
@@ -275,7 +278,7 @@ export class WalWriter {
         this.broken = again as Error;
         throw err;
       }
-      if (!written) throw new WalWriteRefused((err as Error).message, { cause: err });
+      if (!written && NO_ROOM.has((err as NodeJS.ErrnoException).code ?? '')) throw new WalWriteRefused((err as Error).message, { cause: err });
       throw err;
     }
   }
