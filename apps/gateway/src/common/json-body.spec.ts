@@ -5,7 +5,8 @@
  * may not submit there.
  */
 import { type TestGateway, startTestGateway } from '../testing/test-gateway';
-import { MAX_JSON_DEPTH, MAX_JSON_MEMBERS, SMALL_JSON_LIMIT, jsonShapeProblem } from './json-body';
+import { gzipSync } from 'node:zlib';
+import { MAX_JSON_DEPTH, MAX_JSON_MEMBERS, MAX_JSON_VALUES, SMALL_JSON_LIMIT, jsonShapeProblem } from './json-body';
 
 describe('jsonShapeProblem', () => {
   const problem = (text: string) => jsonShapeProblem(Buffer.from(text));
@@ -20,6 +21,13 @@ describe('jsonShapeProblem', () => {
     expect(problem(members(MAX_JSON_MEMBERS + 1))).toMatch(/more than 10000 members/);
     // Members are counted per object: many objects of a few members each (10,000 items) are fine.
     expect(problem(`{"items":[${Array.from({ length: 20_000 }, () => '{"url":"u","key":"k"}').join(',')}]}`)).toBeNull();
+  });
+
+  it(`refuses more than ${MAX_JSON_VALUES} values in all, however shallow and narrow`, () => {
+    const items = (n: number) => `{"items":[${Array.from({ length: n }, () => '{}').join(',')}]}`;
+    expect(problem(items(MAX_JSON_VALUES / 2 - 2))).toBeNull(); // 2 per item ({ and ,) + the body's own
+    expect(problem(items(MAX_JSON_VALUES / 2 + 1))).toMatch(/more than 100000 values/);
+    expect(problem(`[${'1,'.repeat(MAX_JSON_VALUES + 1)}1]`)).toMatch(/more than 100000 values/);
   });
 
   it('does not count brackets, colons or escaped quotes inside strings', () => {
@@ -86,6 +94,15 @@ describe('the JSON body parser in the gateway', () => {
     const some = await post('/v1/collections/mine/identities', wide(1_000), admin);
     expect(some.status).toBe(400);
     expect(some.body.error).toEqual({ code: 'VALIDATION_FAILED', field: 'k0', message: 'k0: unknown members "k0", "k1", "k2", "k3", "k4" and 995 more' });
+  });
+
+  it('applies the checks to what a compressed body decodes to: 16 KB of gzip holding 16 MiB of {},{},… is refused at once', async () => {
+    const bomb = gzipSync(Buffer.from(`{"items":[{"url":"https://photos.example.com/1.jpg"}],"x":[${'{},'.repeat(5_500_000)}{}]}`));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const started = Date.now();
+    const res = await gw.fetch('/v1/collections/mine/photos', { method: 'POST', body: bomb, headers: { ...writer, 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    expect(res.body.error).toEqual({ code: 'INVALID_JSON', message: `The JSON body holds more than ${MAX_JSON_VALUES} values` });
+    expect(Date.now() - started).toBeLessThan(2_000); // JSON.parse took 3.4 s, blocking every request
   });
 
   it(`takes at most ${SMALL_JSON_LIMIT / 1024 / 1024} MiB on routes other than the photo submissions, which take FACEPIPE_JSON_BODY_LIMIT`, async () => {

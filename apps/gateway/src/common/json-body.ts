@@ -20,13 +20,20 @@ export const SMALL_JSON_LIMIT = 1024 * 1024;
 export const MAX_JSON_DEPTH = 64;
 /** Most members one JSON object may have (metadata's 16 KiB cannot hold more). */
 export const MAX_JSON_MEMBERS = 10_000;
+/**
+ * Most values (objects, arrays and comma-separated items) in one body: what JSON.parse costs
+ * grows with them, not with the bytes. 10,000 submitted items take about 40,000; a gzip body of
+ * 16 KB that decodes to 16 MiB of `{},{},…` holds millions and blocked the gateway for 3 s.
+ */
+export const MAX_JSON_VALUES = 100_000;
 
 /**
  * The JSON body parser. It runs before the routes' guards, so what it costs any caller with a key
  * must stay small: JSON.parse of 16 MiB nested seven million levels deep, or of one object with a
  * million members, blocked the event loop (every request, probes included) for 5–13 s. So:
- * - the shape is checked on the raw bytes first (one pass, ~3 ms per MiB): deeper than
- *   MAX_JSON_DEPTH or an object with more than MAX_JSON_MEMBERS members is 400 INVALID_JSON;
+ * - the shape is checked on the raw bytes first (decoded, if the body came gzipped; one pass,
+ *   ~3 ms per MiB): deeper than MAX_JSON_DEPTH, an object with more than MAX_JSON_MEMBERS members,
+ *   or more than MAX_JSON_VALUES values in all is 400 INVALID_JSON;
  * - only the submission routes take `limit`; the others take SMALL_JSON_LIMIT (413 above);
  * - a submission body is parsed only for a caller who may submit: an issued key needs the write
  *   scope, and on `/v1/collections/{c}/photos` collection `c`. Others keep no body and get the
@@ -64,7 +71,7 @@ function checkJsonBody(_req: unknown, _res: unknown, body: Buffer, encoding: str
   if (problem) throw Object.assign(new Error(problem), { type: 'json.too.complex' });
 }
 
-const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d;
+const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, COMMA = 0x2c, OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d;
 
 /**
  * Why `body` is too deep or too wide to parse, or null. A lexical pass: brackets and colons outside
@@ -73,6 +80,7 @@ const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, OPEN_OBJECT = 0x7b, CLOSE_OB
 export function jsonShapeProblem(body: Uint8Array): string | null {
   // members[d]: colons seen in the object open at depth d (-1 for an array).
   const members: number[] = [];
+  let values = 0;
   let inString = false;
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
@@ -82,7 +90,9 @@ export function jsonShapeProblem(body: Uint8Array): string | null {
       continue;
     }
     if (c === QUOTE) inString = true;
-    else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+    else if (c === OPEN_OBJECT || c === OPEN_ARRAY || c === COMMA) {
+      if (++values > MAX_JSON_VALUES) return `The JSON body holds more than ${MAX_JSON_VALUES} values`;
+      if (c === COMMA) continue;
       if (members.length === MAX_JSON_DEPTH) return `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels`;
       members.push(c === OPEN_OBJECT ? 0 : -1);
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) members.pop();
