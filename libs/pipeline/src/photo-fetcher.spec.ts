@@ -170,6 +170,36 @@ describe('PhotoFetcher', () => {
       expect((await fetcher().fetch({ kind: 'path', path: path.join(a, 'link-to-b.jpg') })).toString()).toBe('photo-of-b');
       expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(root, 'tenant-c', 'secret.txt'), roots: [path.join(root, 'tenant-c')] }))).toBe('PATH_NOT_ALLOWED');
       expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(a, 'own.jpg'), roots: [] }))).toBe('PATH_NOT_ALLOWED');
+      // A key root swapped for a link (its tenant may write in the folder above it), or issued as one: it allows nothing.
+      const swapped = path.join(a, 'photos');
+      await fs.symlink(b, swapped);
+      expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(swapped, 'private.jpg'), roots: [swapped] }))).toBe('PATH_NOT_ALLOWED');
+      // A real folder at the same place works.
+      await fs.rm(swapped);
+      await fs.mkdir(swapped);
+      await fs.writeFile(path.join(swapped, 'mine.jpg'), 'mine');
+      expect((await fetcher().fetch({ kind: 'path', path: path.join(swapped, 'mine.jpg'), roots: [swapped] })).toString()).toBe('mine');
+    });
+
+    it('answers the same for a link out of the roots whether its target exists or not (no existence oracle)', async () => {
+      const c = path.join(root, 'tenant-oracle');
+      await fs.mkdir(c, { recursive: true });
+      await fs.writeFile(path.join(root, 'other.jpg'), 'other');
+      const links: [string, string][] = [
+        ['to-etc-passwd.jpg', '/etc/passwd'],
+        ['to-nothing-outside.jpg', '/etc/surely-not-there.jpg'],
+        ['to-other-tenant.jpg', path.join(root, 'other.jpg')],
+        ['to-nothing-there.jpg', path.join(root, 'not-there.jpg')],
+      ];
+      for (const [name, target] of links) await fs.symlink(target, path.join(c, name));
+      await fs.symlink('/etc', path.join(c, 'etcdir'));
+      const answers = [];
+      for (const [name] of links) answers.push(await fetcher().fetch({ kind: 'path', path: path.join(c, name), roots: [c] }).then(() => 'read', (e: PipelineError) => `${e.code}: ${e.message}`));
+      answers.push(await fetcher().fetch({ kind: 'path', path: path.join(c, 'etcdir', 'surely-not-there'), roots: [c] }).then(() => 'read', (e: PipelineError) => `${e.code}: ${e.message}`));
+      expect(new Set(answers)).toEqual(new Set(['PATH_NOT_ALLOWED: the path leads outside the folders this caller may read']));
+      // A file that is simply missing inside the caller's folder is still PATH_NOT_FOUND.
+      expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(c, 'missing.jpg'), roots: [c] }))).toBe('PATH_NOT_FOUND');
+      expect(await codeOf(fetcher().fetch({ kind: 'path', path: path.join(c, 'missing', 'deeper.jpg'), roots: [c] }))).toBe('PATH_NOT_FOUND');
     });
 
     it('refuses every path when no root is configured', async () => {

@@ -59,30 +59,37 @@ export class PhotoFetcher {
   /**
    * A file under the configured roots and, when the submitting API key has its own (`keyRoots`,
    * each inside the configured ones), under one of those too, by its path as written and by its
-   * real path: a symlink in a tenant's folder must not lead into another tenant's.
+   * real path: a symlink in a tenant's folder must not lead into another tenant's. A key root
+   * counts only where it really is what it says (no link on its way from its configured root):
+   * a tenant who may write in the folder above its root could otherwise swap the root for a link.
    */
   private async fetchPath(requested: string, keyRoots?: string[]): Promise<Buffer> {
     const roots = this.opts.pathRoots;
     if (roots.length === 0) throw notAllowedPath('path sources are disabled (FACEPIPE_PATH_ROOTS is empty)');
     if (!path.isAbsolute(requested)) throw notAllowedPath('a path source must be absolute');
     const realRoots = await realPaths(roots);
-    const realKeyRoots = keyRoots && (await realPaths(keyRoots));
+    const realKeyRoots = keyRoots && (await faithfulKeyRoots(keyRoots, roots));
     // First the path as written (`..` collapsed), so nothing is learnt about files outside the
     // roots, not even whether they exist …
     const lexical = path.resolve(requested);
     if (![...roots, ...realRoots].some((root) => isInside(root, lexical))) throw notAllowedPath('the path is outside the allowed roots');
     if (keyRoots && ![...keyRoots, ...realKeyRoots!].some((root) => isInside(root, lexical))) throw notAllowedPath("the path is outside the API key's roots");
     if (requested.endsWith('/')) throw new PipelineError('PATH_NOT_FOUND', 'a path ending in "/" names a folder, not a photo');
+    // … then where it really leads: a symlink inside a root must not point out of it. One message
+    // for every way out, whether the file there exists or not.
+    const leadsOut = () => notAllowedPath('the path leads outside the folders this caller may read');
+    const allowed = (real: string) => realRoots.some((root) => isInside(root, real)) && (!realKeyRoots || realKeyRoots.some((root) => isInside(root, real)));
     let real: string;
     try {
       real = await fs.realpath(lexical);
     } catch (err) {
-      if (isMissing(err)) throw new PipelineError('PATH_NOT_FOUND', 'no such file');
-      throw notAllowedPath('the path cannot be resolved', err);
+      if (!isMissing(err)) throw notAllowedPath('the path cannot be resolved', err);
+      // Missing: say so only when what does exist of the path stays inside (a dangling link to a
+      // file elsewhere would otherwise tell whether that file exists).
+      if (!(await existingPartInside(lexical, allowed))) throw leadsOut();
+      throw new PipelineError('PATH_NOT_FOUND', 'no such file');
     }
-    // … then where it really leads: a symlink inside a root must not point out of it.
-    if (!realRoots.some((root) => isInside(root, real))) throw notAllowedPath('the path resolves outside the allowed roots');
-    if (realKeyRoots && !realKeyRoots.some((root) => isInside(root, real))) throw notAllowedPath("the path resolves outside the API key's roots");
+    if (!allowed(real)) throw leadsOut();
     let file: fs.FileHandle;
     try {
       // O_NOFOLLOW: the resolved path has no symlink left, so one appearing now is a swap.
@@ -347,4 +354,40 @@ function tooLarge(maxBytes: number): PipelineError {
 /** The real paths of the folders that exist (a missing root allows nothing). */
 async function realPaths(folders: string[]): Promise<string[]> {
   return (await Promise.all(folders.map((f) => fs.realpath(f).catch(() => null)))).filter((r): r is string => r !== null);
+}
+
+/**
+ * The key roots that are where they say: the real path of each is its configured root's real path
+ * joined with the same relative path (no link on the way). The others allow nothing.
+ */
+async function faithfulKeyRoots(keyRoots: string[], roots: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const keyRoot of keyRoots) {
+    const real = await fs.realpath(keyRoot).catch(() => null);
+    if (real === null) continue;
+    for (const root of roots) {
+      if (!isInside(root, keyRoot)) continue;
+      const realRoot = await fs.realpath(root).catch(() => null);
+      if (realRoot !== null && real === path.join(realRoot, path.relative(root, keyRoot))) {
+        out.push(real);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * For a path that does not resolve: whether its deepest part that exists resolves to where
+ * `allowed` says. A link to nothing does not resolve at all: it leads nowhere the caller may
+ * know of.
+ */
+async function existingPartInside(lexical: string, allowed: (real: string) => boolean): Promise<boolean> {
+  for (let p = lexical; ; p = path.dirname(p)) {
+    if ((await fs.lstat(p).catch(() => null)) !== null) {
+      const real = await fs.realpath(p).catch(() => null);
+      return real !== null && allowed(real);
+    }
+    if (path.dirname(p) === p) return false;
+  }
 }
