@@ -349,11 +349,13 @@ class Ingest {
       return true;
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 400 && err.code === 'PATH_NOT_ALLOWED')) throw err;
+      // The server says which list refused it: its FACEPIPE_PATH_ROOTS, or the API key's pathRoots.
+      const where = /pathRoots/.test(err.message) ? "this API key's pathRoots (POST /v1/keys)" : 'its FACEPIPE_PATH_ROOTS';
       if (this.opts.mode !== 'auto') {
-        throw new ApiError(400, err.code, `${err.message} (the server reads only folders listed in its FACEPIPE_PATH_ROOTS; add ${path.resolve(this.opts.dir)} there, or use --mode upload)`);
+        throw new ApiError(400, err.code, `${err.message} (the server reads only folders listed in ${where}; add ${path.resolve(this.opts.dir)} there, or use --mode upload)`);
       }
       this.mode = 'upload';
-      this.info(`the server may not read ${path.resolve(this.opts.dir)} (not under its FACEPIPE_PATH_ROOTS); uploading the photos instead`);
+      this.info(`the server may not read ${path.resolve(this.opts.dir)} (not under ${where}); uploading the photos instead`);
       return false;
     }
   }
