@@ -51,9 +51,9 @@ const sink = (isTTY = false) => {
   return out;
 };
 
-async function ingest(args: string[], io: Partial<IngestIO> = {}) {
+async function ingest(args: string[], io: Partial<IngestIO> = {}, env: NodeJS.ProcessEnv = {}) {
   const stdout = sink(), stderr = sink();
-  const opts = parseIngestArgs([photos, '--state', stateFile, ...args], { FACEPIPE_SERVER: gateway?.url });
+  const opts = parseIngestArgs([photos, '--state', stateFile, ...args], { FACEPIPE_SERVER: gateway?.url, ...env });
   const code = await runIngest(opts!, { stdout, stderr, pollMs: 10, resultsEveryMs: 10, plainEveryMs: 0, retryDelaysMs: [5, 5], ...io });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
@@ -238,6 +238,19 @@ describe('facepipe ingest (against a fake gateway)', () => {
     if (sealed![1] !== undefined) expect(Number(sealed![1])).toBe(gw.jobs.get('j1')!.items.size);
     expect(r.stderr).toContain(`to resume (skipping the photos already done), run: facepipe ingest ${photos} --state ${stateFile} --collection c --mode path`);
     expect(r.stdout).not.toContain('Summary');
+  });
+
+  it('Ctrl-C: the resume hint says when the webhook secret came from the environment (the command alone would sign nothing)', async () => {
+    const gw = await startGateway({ pathRoots: [tmp], settleLimit: 2 });
+    const stop = new AbortController();
+    const run = ingest(['--collection', 'c', '--mode', 'path', '--webhook', 'https://hooks.example/done'], { signal: stop.signal, limits: { pathItems: 2 } }, { FACEPIPE_WEBHOOK_SECRET: 'from-env' });
+    for (let i = 0; i < 500 && !(readFileSafe(stateFile).match(/"status":"done"/g)?.length === 2); i++) await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    const r = await run;
+    expect(r.code).toBe(130);
+    expect(gw.jobs.get('j1')!.webhook).toEqual({ url: 'https://hooks.example/done', secret: 'from-env' });
+    expect(r.stderr).toContain('--webhook https://hooks.example/done (with FACEPIPE_WEBHOOK_SECRET set, as now)');
+    expect(r.stderr).not.toContain('from-env');
   });
 
   it('a rerun after Ctrl-C waits for the earlier job, records what it finished, and sends only the rest', async () => {

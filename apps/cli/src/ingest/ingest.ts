@@ -577,7 +577,9 @@ class Ingest {
   }
 
   private resumeHint(): string {
-    return `facepipe: to resume (skipping the photos already done), run: ${resumeCommand(this.opts.argv)}\n`;
+    // A secret from the environment is not on the command line: without it, the next job's webhook would go unsigned.
+    const fromEnv = this.opts.webhookSecret !== undefined && !this.opts.argv.some((a) => a === '--webhook-secret' || a.startsWith('--webhook-secret='));
+    return `facepipe: to resume (skipping the photos already done), run: ${resumeCommand(this.opts.argv)}${fromEnv ? ' (with FACEPIPE_WEBHOOK_SECRET set, as now)' : ''}\n`;
   }
 
   // --- helpers ------------------------------------------------------------------------------
