@@ -6,10 +6,10 @@
 // reopened), however often once it has run; one that has never come up (a port in use, a bad
 // setting) and dies right after starting MAX_QUICK_FAILURES times stops them all.
 import { spawn } from 'node:child_process';
-import { clearTimeout, setTimeout } from 'node:timers';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { URL, fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -67,8 +67,9 @@ export class PhotoFetcher {
     const roots = this.opts.pathRoots;
     if (roots.length === 0) throw notAllowedPath('path sources are disabled (FACEPIPE_PATH_ROOTS is empty)');
     if (!path.isAbsolute(requested)) throw notAllowedPath('a path source must be absolute');
-    const realRoots = await realPaths(roots);
-    const realKeyRoots = keyRoots && (await faithfulKeyRoots(keyRoots, roots));
+    const resolved = await resolvedRoots(roots);
+    const realRoots = resolved.map(([, real]) => real);
+    const realKeyRoots = keyRoots && (await faithfulKeyRoots(keyRoots, resolved));
     // First the path as written (`..` collapsed), so nothing is learnt about files outside the
     // roots, not even whether they exist …
     const lexical = path.resolve(requested);
@@ -351,28 +352,21 @@ function tooLarge(maxBytes: number): PipelineError {
   return new PipelineError('PHOTO_TOO_LARGE', `photo is larger than ${maxBytes} bytes`);
 }
 
-/** The real paths of the folders that exist (a missing root allows nothing). */
-async function realPaths(folders: string[]): Promise<string[]> {
-  return (await Promise.all(folders.map((f) => fs.realpath(f).catch(() => null)))).filter((r): r is string => r !== null);
+/** Each configured root that exists, with its real path (a missing root allows nothing). */
+async function resolvedRoots(roots: string[]): Promise<[root: string, real: string][]> {
+  const reals = await Promise.all(roots.map((r) => fs.realpath(r).catch(() => null)));
+  return roots.flatMap((root, i): [string, string][] => (reals[i] === null ? [] : [[root, reals[i]]]));
 }
 
 /**
  * The key roots that are where they say: the real path of each is its configured root's real path
  * joined with the same relative path (no link on the way). The others allow nothing.
  */
-async function faithfulKeyRoots(keyRoots: string[], roots: string[]): Promise<string[]> {
+async function faithfulKeyRoots(keyRoots: string[], roots: [root: string, real: string][]): Promise<string[]> {
   const out: string[] = [];
   for (const keyRoot of keyRoots) {
     const real = await fs.realpath(keyRoot).catch(() => null);
-    if (real === null) continue;
-    for (const root of roots) {
-      if (!isInside(root, keyRoot)) continue;
-      const realRoot = await fs.realpath(root).catch(() => null);
-      if (realRoot !== null && real === path.join(realRoot, path.relative(root, keyRoot))) {
-        out.push(real);
-        break;
-      }
-    }
+    if (real !== null && roots.some(([root, realRoot]) => isInside(root, keyRoot) && real === path.join(realRoot, path.relative(root, keyRoot)))) out.push(real);
   }
   return out;
 }

@@ -125,8 +125,9 @@ export class RecognitionController {
       threshold = body.threshold;
       refs = body;
     }
-    const a = photoSource(req, 'a', refs.a, sourcePolicy(this.config, req), 'a');
-    const b = photoSource(req, 'b', refs.b, sourcePolicy(this.config, req), 'b');
+    const policy = sourcePolicy(this.config, req);
+    const a = photoSource(req, 'a', refs.a, policy, 'a');
+    const b = photoSource(req, 'b', refs.b, policy, 'b');
     return this.sync.run({ source: a, request: { op: 'verify', b, threshold: threshold ?? this.config.defaultThreshold } });
   }
 
