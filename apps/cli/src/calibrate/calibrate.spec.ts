@@ -143,11 +143,12 @@ describeFaces('facepipe calibrate on labelled photos from ../shared/faces', () =
     }
     imp.sort((x, y) => y - x);
     const allowed = Math.floor(far * imp.length); // 3 of 77
-    // The two runs' similarities differ by up to ~1e-6: the JSON embeddings are rounded to 6
-    // decimals, and each process times onnxruntime's optimization levels and keeps the faster
-    // (onnx.ts), whose numerics differ in the last digits. A pair that close to the threshold may
-    // count on either side.
-    const SLACK = 1e-5;
+    // The two runs' similarities differ: the JSON embeddings are rounded to 6 decimals, and each
+    // process times onnxruntime's optimization levels and keeps the faster (onnx.ts), whose
+    // numerics differ in the last digits. Measured between processes: median 7e-6, up to 3e-4
+    // (a CI run saw 1.3e-5 here, past the 1e-5 once allowed). A pair that close to the threshold
+    // may count on either side.
+    const SLACK = 3e-4;
     const expectCountAt = (count: number, scores: number[], t: number) => {
       expect(count).toBeGreaterThanOrEqual(scores.filter((s) => s >= t + SLACK).length);
       expect(count).toBeLessThanOrEqual(scores.filter((s) => s >= t - SLACK).length);
